@@ -1,0 +1,1 @@
+"""Helpers for Foundry Local Model Lab: paths, timing, statistics."""

@@ -1,0 +1,332 @@
+"""Model conversion worker: runs INSIDE the converter venv (torch, transformers, onnxruntime-genai builder).
+
+Started by `helpers/convert.py`, never imported by the kit. It turns a GGUF file or a Hugging Face
+model folder into an ONNX Runtime GenAI folder. Progress goes to stdout, one line each:
+
+    STEP <name> <description>      a step starts
+    DONE <name> <seconds>          it finished
+    SKIP <name> <reason>           it was not needed
+    ERROR <name> <json>            it failed: {"message": ..., "fix": ...}; the exit code is 2
+
+Every other line is log output (transformers, the builder).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.util import find_spec
+from pathlib import Path
+
+# Chat turn formats recognised by their special tokens, so a model without a chat template
+# (e.g. a base model) can still be driven by a chat runtime.
+TURN_FORMATS = {
+    "gemma": {
+        "start": "<start_of_turn>",
+        "end": "<end_of_turn>",
+        "template": (
+            "{{ bos_token }}"
+            "{%- if messages[0]['role'] == 'system' -%}"
+            "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}"
+            "{%- set loop_messages = messages[1:] -%}"
+            "{%- else -%}"
+            "{%- set first_user_prefix = '' -%}"
+            "{%- set loop_messages = messages -%}"
+            "{%- endif -%}"
+            "{%- for message in loop_messages -%}"
+            "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+            "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
+            "{{ message['content'] | trim }}"
+            "{{ '<end_of_turn>\n' }}"
+            "{%- endfor -%}"
+            "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+        ),
+    },
+    "chatml": {
+        "start": "<|im_start|>",
+        "end": "<|im_end|>",
+        "template": (
+            "{%- for message in messages -%}"
+            "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+            "{%- endfor -%}"
+            "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
+        ),
+    },
+}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+SMALL_FILE_BYTES = 64 * 1024 * 1024  # staged HF folders copy files below this size and link the rest
+
+
+class StepError(Exception):
+    """A failure the user can act on: what went wrong and what to do."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+def emit(*words: object) -> None:
+    print(*words, flush=True)
+
+
+@contextmanager
+def step(name: str, description: str, fix: str) -> Iterator[None]:
+    """Announce a step, time it, and turn any failure into an ERROR line (with `fix` as the default advice)."""
+    emit("STEP", name, description)
+    start = time.monotonic()
+    try:
+        yield
+    except StepError as error:
+        emit("ERROR", name, json.dumps({"message": error.message, "fix": error.fix}))
+        raise SystemExit(2) from error
+    except Exception as error:  # anything else still gets a named step and advice
+        traceback.print_exc(file=sys.stdout)
+        emit("ERROR", name, json.dumps({"message": f"{type(error).__name__}: {error}", "fix": fix}))
+        raise SystemExit(2) from error
+    emit("DONE", name, f"{time.monotonic() - start:.1f}")
+
+
+def builder_source() -> str:
+    """The text of onnxruntime-genai's model builder (read, not imported: importing loads torch)."""
+    spec = find_spec("onnxruntime_genai")
+    return (Path(spec.origin).parent / "models" / "builder.py").read_text(encoding="utf-8")
+
+
+def supported_architectures() -> list[str]:
+    return sorted(set(re.findall(r'config\.architectures\[0\] == "(\w+)"', builder_source())))
+
+
+def valid_targets() -> set[tuple[str, str]]:
+    """(precision, execution provider) pairs the builder declares valid, e.g. ("int4", "cpu")."""
+    match = re.search(r"combinations are: ([^\"]+)\"", builder_source())
+    pairs = (item.strip().lower().split(" ", 1) for item in match.group(1).split(",")) if match else ()
+    return {(precision, provider.replace("-", "")) for precision, provider in pairs}
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def inspect_hf_folder(folder: Path, context_length: int) -> None:
+    """Fail early, with advice, on what the builder cannot handle."""
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise StepError(f"{folder} has no config.json, so it is not a Hugging Face model folder.",
+                        "Point to the folder that holds config.json, the weights (*.safetensors) and the tokenizer, "
+                        "or to a .gguf file.")
+    config = read_json(config_path)
+    architecture = (config.get("architectures") or ["<none>"])[0]
+    supported = supported_architectures()
+    if architecture not in supported:
+        raise StepError(f"architecture {architecture} is not supported by the onnxruntime-genai model builder.",
+                        "Pick a model with one of these architectures: " + ", ".join(supported) + ".")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise StepError(f"{folder} has no tokenizer ({' or '.join(TOKENIZER_FILES)}).",
+                        "Copy the tokenizer files of the same model (tokenizer.json, tokenizer_config.json) into the folder.")
+    maximum = config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")
+    if maximum and context_length > maximum:
+        raise StepError(f"context length {context_length} exceeds the model's maximum ({maximum}).",
+                        f"Use a context length of at most {maximum}.")
+
+
+def chat_template(folder: Path) -> str | None:
+    jinja = folder / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    tokenizer_config = folder / "tokenizer_config.json"
+    return read_json(tokenizer_config).get("chat_template") if tokenizer_config.is_file() else None
+
+
+def turn_format(folder: Path) -> dict | None:
+    """The known chat turn format whose special tokens this tokenizer has, with their token ids."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    vocabulary = tokenizer.get_vocab()
+    for turn in TURN_FORMATS.values():
+        if turn["start"] in vocabulary and turn["end"] in vocabulary:
+            return {**turn, "end_id": vocabulary[turn["end"]]}
+    return None
+
+
+def flatten_layer_type_rope(config: dict) -> None:
+    """transformers 5 nests RoPE settings per layer type; the builder expects the flat form plus
+    `rope_local_base_freq` for the sliding-window layers (it collapses `rope_parameters` onto the config)."""
+    rope = config.get("rope_parameters") or {}
+    if "full_attention" not in rope:
+        return
+    flat = dict(rope["full_attention"])
+    config["rope_theta"] = flat["rope_theta"]
+    if "sliding_attention" in rope:
+        flat["rope_local_base_freq"] = config["rope_local_base_freq"] = rope["sliding_attention"]["rope_theta"]
+    config["rope_parameters"] = flat
+
+
+def add_eos(config: dict, token_id: int) -> None:
+    ids = config.get("eos_token_id")
+    ids = [] if ids is None else ids if isinstance(ids, list) else [ids]
+    if token_id not in ids:
+        config["eos_token_id"] = [*ids, token_id]
+
+
+def make_builder_ready(folder: Path) -> None:
+    """Rewrite a (writable, our own) HF folder's small files so the builder and a chat runtime can use it."""
+    config_path = folder / "config.json"
+    config = read_json(config_path)
+    flatten_layer_type_rope(config)
+    template = chat_template(folder)
+    turn = turn_format(folder)
+    if template is None:
+        if turn is None:
+            raise StepError("the model has no chat template and its tokenizer has no known chat turn tokens "
+                            f"({', '.join(TURN_FORMATS)}).",
+                            "Add the model's chat template as chat_template.jinja in the model folder.")
+        template = turn["template"]
+        (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
+        emit(f"Added a {turn['start']}...{turn['end']} chat template (the model had none).")
+    if turn is not None and turn["end"] in template:
+        add_eos(config, turn["end_id"])
+        generation_path = folder / "generation_config.json"
+        if generation_path.is_file():
+            generation = read_json(generation_path)
+            add_eos(generation, turn["end_id"])
+            write_json(generation_path, generation)
+    write_json(config_path, config)
+
+
+def stage_hf_folder(source: Path, staged: Path) -> None:
+    """A private view of the user's folder: small files copied (we may rewrite them), large ones linked."""
+    staged.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.is_dir():
+            continue
+        if item.stat().st_size < SMALL_FILE_BYTES:
+            shutil.copy2(item, staged / item.name)
+        else:
+            (staged / item.name).symlink_to(item.resolve())
+
+
+def dequantize_gguf(gguf: Path, hf_dir: Path) -> None:
+    """GGUF -> float32 Hugging Face folder (the builder cannot read quantized GGUF)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with step("dequantize", f"load {gguf.name} with transformers and dequantize to float32",
+              "Check the file is a complete, uncorrupted GGUF (compare its sha256 with the publisher's) of an "
+              "architecture transformers can read: " + ", ".join(gguf_architectures()) + "."):
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    partial = hf_dir.with_name(f".{hf_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with step("save_hf", f"save the Hugging Face folder to {hf_dir}",
+              f"Check there is free disk space at {hf_dir.parent}."):
+        # transformers 5 refuses to save a GGUF-loaded model while it still looks quantized;
+        # the weights are plain float32 by now.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        make_builder_ready(partial)
+        partial.rename(hf_dir)
+
+
+def gguf_architectures() -> list[str]:
+    from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
+
+    return sorted(set(GGUF_CONFIG_MAPPING) - {"general", "tokenizer"})
+
+
+def run_builder(hf_dir: Path, out: Path, precision: str, provider: str, cache: Path) -> None:
+    """`python -m onnxruntime_genai.models.builder`, its output passed through as log lines."""
+    config = read_json(hf_dir / "config.json")
+    options = []
+    if (config.get("sliding_window") or 0) > 0:
+        # A windowed cache rejects any request whose max length is below the window (e.g. 512).
+        options.append("windowed_kv_cache=false")
+    command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out),
+               "-p", precision, "-e", provider, "-c", str(cache)]
+    if options:
+        command += ["--extra_options", *options]
+    emit("Running:", " ".join(command))
+    tail: deque[str] = deque(maxlen=15)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        for line in process.stdout:
+            tail.append(line.rstrip())
+            print(line, end="", flush=True)
+    if process.returncode != 0 or not (out / "genai_config.json").is_file():
+        raise StepError(f"the model builder failed (exit code {process.returncode}): " + "\n".join(tail),
+                        "Read the builder output above; check free disk space and memory.")
+
+
+def patch_genai_config(out: Path, context_length: int) -> None:
+    """Size the runtime's KV cache: Foundry Local allocates it for the whole `search.max_length`."""
+    path = out / "genai_config.json"
+    config = read_json(path)
+    config["model"]["context_length"] = context_length
+    config["search"]["max_length"] = context_length
+    path.write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, required=True, help="a .gguf file or a Hugging Face model folder")
+    parser.add_argument("--hf-dir", type=Path, required=True,
+                        help="where the dequantized HF folder of a GGUF is (or will be) kept")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (must not exist)")
+    parser.add_argument("--precision", required=True)
+    parser.add_argument("--execution-provider", required=True)
+    parser.add_argument("--context-length", type=int, required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    targets = valid_targets()
+    if targets and (args.precision, args.execution_provider) not in targets:
+        with step("inspect", "check the requested target", ""):
+            raise StepError(f"the builder cannot make {args.precision} for {args.execution_provider}.",
+                            "Valid precision/execution provider pairs: "
+                            + ", ".join(f"{p}/{e}" for p, e in sorted(targets)) + ".")
+    with tempfile.TemporaryDirectory(prefix=".convert-", dir=args.out.parent) as scratch:
+        if args.source.is_dir():
+            hf_dir = Path(scratch) / "hf"
+            with step("inspect", f"check {args.source}", "Check the model folder is complete."):
+                inspect_hf_folder(args.source, args.context_length)
+            with step("save_hf", "stage a builder-ready copy of the model folder (weights linked)",
+                      "Check the model folder is readable and there is free disk space."):
+                stage_hf_folder(args.source, hf_dir)
+                make_builder_ready(hf_dir)
+        else:
+            hf_dir = args.hf_dir
+            if hf_dir.is_dir():
+                emit("SKIP", "dequantize", f"reusing {hf_dir}")
+                emit("SKIP", "save_hf", f"reusing {hf_dir}")
+            else:
+                hf_dir.parent.mkdir(parents=True, exist_ok=True)
+                dequantize_gguf(args.source, hf_dir)
+            with step("inspect", f"check {hf_dir}", f"Delete {hf_dir} and convert again."):
+                inspect_hf_folder(hf_dir, args.context_length)
+        with step("build", f"build the {args.precision} {args.execution_provider} ONNX model",
+                  "Read the builder output above; check free disk space and memory."):
+            run_builder(hf_dir, args.out, args.precision, args.execution_provider, Path(scratch) / "cache")
+        with step("patch_config", f"set context length {args.context_length} in genai_config.json",
+                  "The builder wrote an unexpected genai_config.json; report it."):
+            patch_genai_config(args.out, args.context_length)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The workshop's pre-flight checklist: is everything ready before the session starts?
+
+Checks versions, the runtime, the OpenAI-compatible endpoint, and that every target model answers a probe
+in-process and over HTTP. Each failure comes with the fix. Used by `python -m helpers preflight` and notebook 00.
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Callable
+
+from . import runtime
+from .config import load_models, resolve_prompt_set
+from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from openai import OpenAI
+
+PROBE_MAX_TOKENS = 16
+PACKAGES = ("foundry-local-sdk", "onnxruntime", "onnxruntime-genai-core", "openai", "numpy", "pandas")
+
+
+@dataclass
+class Check:
+    """One line of the checklist."""
+
+    check: str
+    target: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def versions() -> dict[str, str]:
+    """Python and the kit's key packages."""
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
+    """The models to check: as given, else models.json's defaults for the offline or the online world."""
+    if models:
+        return models
+    config = load_models()
+    return config.defaults["offline" if (runtime.detect_offline() if offline is None else offline) else "online"]
+
+
+def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callable[[], str]) -> bool:
+    """Run one check, record pass/fail with the error text; never raise."""
+    try:
+        checks.append(Check(name, target, True, action()))
+        return True
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a line of the table
+        checks.append(Check(name, target, False, f"{type(exc).__name__}: {exc}"[:400], fix))
+        return False
+
+
+def _check_versions() -> str:
+    found = versions()
+    if found["foundry-local-sdk"].split(".")[0] != "2" or "missing" in found.values():
+        raise RuntimeError(f"need foundry-local-sdk 2.x and every package: {found}")
+    return ", ".join(f"{k} {v}" for k, v in found.items())
+
+
+def _answer(timing: TrialTiming) -> str:
+    """Summarise a probe answer, or raise when there is none."""
+    if timing.error:
+        raise RuntimeError(timing.error)
+    if not timing.text.strip():
+        raise RuntimeError("empty answer")
+    ttft = f"TTFT {timing.ttft_ms:.0f} ms, " if timing.ttft_ms is not None else ""
+    rate = f"{timing.decode_tps:.0f} tok/s" if timing.decode_tps else f"{timing.output_tokens} tokens"
+    return f"{ttft}{rate}: {timing.text.strip()[:60]!r}"
+
+
+def run(models: list[str] | None = None, http: bool = True, device: str = "auto") -> list[Check]:
+    """Run the checklist; returns every check (nothing raised)."""
+    checks: list[Check] = []
+    _guard(checks, "versions", "python + packages", "Re-run setup: `python -m helpers setup`.", _check_versions)
+    if not _guard(checks, "runtime", "Foundry Local in-process", "Re-run setup; read the log under .lab/logs.",
+                  lambda: runtime.start(quiet=True).messages[0]):
+        return checks
+    rt = runtime.start(quiet=True)
+    messages = [{"role": "user", "content": resolve_prompt_set("smoke")[1].prompts[0].text}]
+    client = _check_endpoint(checks, rt) if http else None
+    for name in target_models(models, rt.offline):
+        _check_model(checks, rt, name, device, messages, client)
+    return checks
+
+
+def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> "OpenAI | None":
+    """The OpenAI-compatible endpoint answers and lists models; returns a client, or None when it does not."""
+    external = runtime.external_endpoint()
+    fix = (f"Start the server at {external} or unset {runtime.ENDPOINT_ENV}." if external
+           else f"Free port {rt.port} or set {runtime.PORT_ENV}=0 for any free port.")
+    if not _guard(checks, "endpoint", external or "built-in web service", fix, lambda: runtime.web_service_url(rt)):
+        return None
+    client = runtime.openai_client(runtime.web_service_url(rt))
+    listed = _guard(checks, "endpoint /v1/models", runtime.web_service_url(rt), fix,
+                    lambda: f"{len(client.models.list().data)} models listed")
+    return client if listed else None
+
+
+def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device: str,
+                 messages: list[dict[str, str]], client: "OpenAI | None") -> None:
+    """Find, load, probe in-process and over HTTP, unload one model."""
+    try:
+        model, choice = runtime.get_model(name, device, rt)
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("model found", name, False, str(exc)[:400],
+                            "Build bundled models with `python -m helpers setup`, or go online for catalog models."))
+        return
+    checks.append(Check("model found", name, True, model.id + (f" ({choice.message})" if choice.message else "")))
+    if not _guard(checks, "load", name, "Free memory or pick a smaller model; read the log under .lab/logs.",
+                  lambda: f"{runtime.load(model):.2f} s"):
+        return
+    _guard(checks, "answers in-process", name, "Rebuild the model: `python -m helpers setup --force`.",
+           lambda: _answer(time_inprocess_chat(model, messages, max_tokens=PROBE_MAX_TOKENS)))
+    if client is not None:
+        _guard(checks, "answers over HTTP", name, "Check that the endpoint lists and serves this model.",
+               lambda: _answer(time_openai_chat(client, runtime.http_model_id(model.id, client), messages,
+                                                max_tokens=PROBE_MAX_TOKENS)))
+    runtime.unload(model)
+
+
+def as_table(checks: list[Check]) -> "pd.DataFrame":
+    """The checklist as a DataFrame (PASS/FAIL first column)."""
+    import pandas as pd
+
+    table = pd.DataFrame([asdict(c) for c in checks])
+    table.insert(0, "result", table.pop("ok").map({True: "PASS", False: "FAIL"}))
+    return table
+
+
+def main(models: list[str] | None, as_json: bool, http: bool, device: str) -> int:
+    """CLI entry: print the table (or JSON); exit code 0 only when every check passed."""
+    import json
+
+    checks = run(models, http=http, device=device)
+    if as_json:
+        print(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            print(as_table(checks).to_string(index=False))
+        failed = [c for c in checks if not c.ok]
+        print(f"\n{len(checks) - len(failed)} passed, {len(failed)} failed")
+    return 0 if all(c.ok for c in checks) else 1

@@ -1,0 +1,395 @@
+"""The kit's one connection to Foundry Local: in-process runtime, bundled models, web service, endpoints.
+
+`start()` brings up the real Foundry Local runtime in this process (foundry-local-sdk 2.x) with the kit's own
+app/cache/log folders, registers the bundled models, and makes the built-in OpenAI-compatible web service able
+to serve them. Everything else in `helpers` reaches models through here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import paths
+from .config import load_models
+from .devices import DeviceChoice, choose_device, gpu_providers
+from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from foundry_local_sdk import FoundryLocalManager, IModel
+    from openai import OpenAI
+
+APP_NAME = "foundry-model-lab"
+PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
+PUBLIC_CATALOG_URL = f"https://{PUBLIC_CATALOG_HOST}/asset-gallery/v1.0/models"
+DEFAULT_PORT = 5273
+ENDPOINT_ENV = "FOUNDRY_LOCAL_ENDPOINT"
+API_KEY_ENV = "FOUNDRY_LOCAL_API_KEY"
+OFFLINE_ENV = "FOUNDRY_LAB_OFFLINE"
+PORT_ENV = "FOUNDRY_LAB_PORT"
+BUNDLED_VERSION = 1
+
+
+class ModelNotFoundError(LookupError):
+    """No model with that alias or id in any catalog the kit can see."""
+
+
+@dataclass
+class BundledModel:
+    """A built bundled (or converted) model folder and what the catalogs should say about it."""
+
+    catalog: CatalogModel
+    path: Path
+    meta: dict = field(default_factory=dict)
+    cache_path: Path | None = None
+
+    @property
+    def context_length(self) -> int | None:
+        search = json.loads((self.path / "genai_config.json").read_text()).get("search", {})
+        return search.get("max_length")
+
+
+@dataclass
+class LabRuntime:
+    """The running Foundry Local runtime and what the kit learned while starting it."""
+
+    manager: "FoundryLocalManager"
+    offline: bool
+    bundled: dict[str, BundledModel]
+    catalog_server: OfflineCatalogServer
+    port: int
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def web_url(self) -> str | None:
+        return self.manager.urls[0] if self.manager.urls else None
+
+
+_runtime: LabRuntime | None = None
+_lock = threading.Lock()
+_offline: bool | None = None
+
+
+def detect_offline(timeout_s: float = 2.0) -> bool:
+    """True when the public Foundry catalog cannot be reached; decided once per process.
+
+    Set FOUNDRY_LAB_OFFLINE=1 (or 0) to skip the probe. The runtime itself would wait ~4 s per catalog call.
+    """
+    global _offline
+    if _offline is None:
+        forced = os.environ.get(OFFLINE_ENV)
+        if forced in ("0", "1"):
+            _offline = forced == "1"
+        else:
+            try:
+                socket.create_connection((PUBLIC_CATALOG_HOST, 443), timeout=timeout_s).close()
+                _offline = False
+            except OSError:
+                _offline = True
+    return _offline
+
+
+def find_bundled() -> dict[str, BundledModel]:
+    """Built model folders under the kit home (`<name>/genai_config.json` + `kit_model.json`), by name."""
+    entries = load_models().models
+    found: dict[str, BundledModel] = {}
+    root = paths.bundled_models_dir()
+    for folder in sorted(root.glob("*/")) if root.exists() else []:
+        if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
+            continue
+        meta = json.loads((folder / "kit_model.json").read_text())
+        entry = entries.get(folder.name)
+        found[folder.name] = BundledModel(
+            catalog=CatalogModel(
+                name=folder.name,
+                alias=folder.name,
+                display_name=entry.display_name if entry else meta.get("display_name", folder.name),
+                license=entry.license if entry else meta.get("license", "unknown"),
+            ),
+            path=folder,
+            meta=meta,
+        )
+    return found
+
+
+def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
+    """Start (or return the already started) in-process Foundry Local runtime with the bundled models.
+
+    Safe to call again from a re-run notebook cell: the second call returns the same runtime.
+    """
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            return _runtime
+        from foundry_local_sdk import Configuration, FoundryLocalManager
+
+        offline = detect_offline()
+        bundled = find_bundled()
+        server = OfflineCatalogServer([b.catalog for b in bundled.values()])
+        for item in bundled.values():
+            item.cache_path = place_in_cache(item.path, item.catalog, paths.model_cache_dir())
+        catalogs = [(server.url, None)] if offline else [(PUBLIC_CATALOG_URL, None), (server.url, None)]
+        port = int(os.environ.get(PORT_ENV, DEFAULT_PORT)) if port is None else port
+        for folder in (paths.app_data_dir(), paths.model_cache_dir(), paths.logs_dir()):
+            folder.mkdir(parents=True, exist_ok=True)
+        FoundryLocalManager.initialize(
+            Configuration(
+                app_name=APP_NAME,
+                app_data_dir=str(paths.app_data_dir()),
+                model_cache_dir=str(paths.model_cache_dir()),
+                logs_dir=str(paths.logs_dir()),
+                web=Configuration.WebService(urls=f"http://127.0.0.1:{port}"),
+                catalog_urls=catalogs,
+                disable_nonessential_telemetry=True,
+            )
+        )
+        runtime = LabRuntime(FoundryLocalManager.instance, offline, bundled, server, port)
+        _register_local(runtime)
+        world = (
+            f"offline: the public Foundry catalog ({PUBLIC_CATALOG_HOST}) is unreachable, using the {len(bundled)} bundled models"
+            if offline
+            else f"online: public Foundry catalog plus {len(bundled)} bundled models"
+        )
+        runtime.messages.append(f"Foundry Local runtime started in-process ({world}).")
+        if not bundled:
+            runtime.messages.append("No bundled models are built yet: run `python -m helpers setup`.")
+        if not quiet:
+            print("\n".join(runtime.messages))
+        _runtime = runtime
+        return runtime
+
+
+def _register_local(runtime: LabRuntime) -> None:
+    """Register every bundled model in the LOCAL catalog once (registrations persist in the model cache)."""
+    from foundry_local_sdk import CatalogType, ModelInfoBuilder
+
+    local = runtime.manager.get_catalog(CatalogType.LOCAL)
+    for item in runtime.bundled.values():
+        if local.get_model_variant(item.catalog.model_id) is not None:
+            continue
+        info = ModelInfoBuilder()
+        info.set_string_property("task", item.catalog.task)
+        info.set_string_property("display_name", item.catalog.display_name)
+        info.set_string_property("license", item.catalog.license)
+        # Registered at the cache placement: one folder, so a load in-process also serves the web service.
+        local.register_model(item.cache_path, item.catalog.model_id, info)
+
+
+def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None) -> tuple["IModel", DeviceChoice]:
+    """The model for an alias or id, on the device asked for (`cpu`, `gpu`, `auto`).
+
+    Bundled models come from the LOCAL catalog; catalog models choose a variant by device. When the device
+    cannot be honoured the returned DeviceChoice says why, and the CPU is used.
+    """
+    from foundry_local_sdk import CatalogType
+
+    rt = runtime or start()
+    local = rt.manager.get_catalog(CatalogType.LOCAL)
+    bare = name.split(":")[0]
+    if bare in rt.bundled:
+        model = local.get_model_variant(rt.bundled[bare].catalog.model_id)
+        choice = choose_device(device, gpu_providers(rt.manager), [("cpu", model.id)], bundled=True)
+        return model, choice
+    public = rt.manager.get_catalog()
+    model = public.get_model(name) or public.get_model_variant(name)
+    if model is None:
+        hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `python -m helpers catalog`"
+        known = ", ".join(sorted(rt.bundled)) or "none built"
+        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Bundled models: {known}.")
+    variants = [(_device_of(v), v) for v in model.variants]
+    choice = choose_device(device, gpu_providers(rt.manager), [(d, v.id) for d, v in variants])
+    model.select_variant(next(v for _, v in variants if v.id == choice.variant_id))
+    return model, choice
+
+
+def _device_of(model: "IModel") -> str:
+    runtime = model.info.runtime
+    return (runtime.device_type.value if runtime and runtime.device_type else "CPU").lower()
+
+
+def load(model: "IModel") -> float:
+    """Load into memory; returns the load time in seconds (0.0 when it was already loaded)."""
+    if model.is_loaded:
+        return 0.0
+    started = time.perf_counter()
+    model.load()
+    return time.perf_counter() - started
+
+
+def unload(model: "IModel") -> None:
+    """Free the model's memory (no-op when not loaded)."""
+    if model.is_loaded:
+        model.unload()
+
+
+def model_dir(model: "IModel", runtime: LabRuntime | None = None) -> Path | None:
+    """The model's folder on disk, or None when it is not cached."""
+    rt = runtime or start()
+    bare = model.id.split(":")[0]
+    if bare in rt.bundled:
+        return rt.bundled[bare].path
+    path = model.get_path() if model.is_cached else ""
+    return Path(path) if path else None
+
+
+def disk_mb(path: Path | None) -> float | None:
+    """Size of the files under `path` in MB (links followed), None when there is no folder."""
+    if path is None or not path.exists():
+        return None
+    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return round(total / 1e6, 1)
+
+
+def list_catalog(runtime: LabRuntime | None = None) -> "pd.DataFrame":
+    """Every model variant the kit can see, one row each, bundled ones first."""
+    import pandas as pd
+
+    rt = runtime or start()
+    entries = load_models().models
+    rows = []
+    for model in rt.manager.get_catalog().list_models():
+        for variant in model.variants:
+            info = variant.info
+            bundled = info.alias in rt.bundled
+            entry = entries.get(info.alias)
+            rows.append(
+                {
+                    "alias": info.alias,
+                    "id": info.id,
+                    "device": _device_of(variant),
+                    "execution_provider": info.runtime.execution_provider if info.runtime else "",
+                    "size_mb": disk_mb(rt.bundled[info.alias].path) if bundled else info.file_size_mb,
+                    "license": info.license or (entry.license if entry else None),
+                    "task": info.task,
+                    "context_length": rt.bundled[info.alias].context_length if bundled else info.context_length,
+                    "cached": variant.is_cached,
+                    "loaded": variant.is_loaded,
+                    "source": "bundled" if bundled else "catalog",
+                }
+            )
+    columns = ["alias", "id", "device", "execution_provider", "size_mb", "license", "task", "context_length", "cached", "loaded", "source"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["source", "alias"], ascending=[False, True], ignore_index=True)
+
+
+def download(name: str, device: str = "auto", progress: bool = True, cancel: threading.Event | None = None) -> Path | None:
+    """Download a catalog model into the kit's cache with a progress bar; bundled models are already local."""
+    from tqdm.auto import tqdm
+
+    rt = start()
+    model, _ = get_model(name, device, rt)
+    if model.is_cached:
+        print(f"{model.id} is already in the cache.")
+        return model_dir(model, rt)
+    if rt.offline:
+        raise ConnectionError(f"Cannot download '{name}': offline. Use a bundled model ({', '.join(rt.bundled)}).")
+    with tqdm(total=100, unit="%", desc=f"download {model.id}", disable=not progress) as bar:
+        model.download(lambda pct: bar.update(max(0.0, pct - bar.n)), cancel)
+    return model_dir(model, rt)
+
+
+def cache_table(runtime: LabRuntime | None = None) -> "pd.DataFrame":
+    """Models in the kit's cache with their folder and size on disk."""
+    import pandas as pd
+
+    rt = runtime or start()
+    rows = [
+        {"alias": m.alias, "id": m.id, "source": "bundled" if m.alias in rt.bundled else "catalog",
+         "path": str(model_dir(m, rt) or ""), "size_mb": disk_mb(model_dir(m, rt))}
+        for m in rt.manager.get_catalog().get_cached_models()
+    ]
+    return pd.DataFrame(rows, columns=["alias", "id", "source", "path", "size_mb"])
+
+
+def remove_from_cache(name: str) -> None:
+    """Delete a downloaded catalog model from the cache. Bundled models are rebuilt by setup, not removed here."""
+    rt = start()
+    if name.split(":")[0] in rt.bundled:
+        raise ValueError(
+            f"'{name}' is a bundled model built by setup at {rt.bundled[name.split(':')[0]].path}; "
+            "delete that folder to free disk (setup rebuilds it)."
+        )
+    model, _ = get_model(name, runtime=rt)
+    unload(model)
+    model.remove_from_cache()
+
+
+# --- OpenAI-compatible endpoint -------------------------------------------------------------------
+
+def external_endpoint() -> str | None:
+    """FOUNDRY_LOCAL_ENDPOINT (Foundry Local app/service or any OpenAI-compatible server), if set."""
+    value = os.environ.get(ENDPOINT_ENV, "").strip().rstrip("/")
+    return value.removesuffix("/v1") or None
+
+
+def web_service_url(runtime: LabRuntime | None = None) -> str:
+    """Base URL of the OpenAI-compatible service: the external endpoint, else the built-in one (started here)."""
+    external = external_endpoint()
+    if external:
+        return external
+    rt = runtime or start()
+    if not rt.manager.urls:
+        try:
+            rt.manager.start_web_service()
+        except Exception as exc:  # noqa: BLE001 - the SDK raises its own exception type
+            raise RuntimeError(
+                f"Could not start the web service on 127.0.0.1:{rt.port} ({exc}). "
+                f"Another program may use the port: set {PORT_ENV} to another port (0 picks a free one)."
+            ) from exc
+    return rt.manager.urls[0]
+
+
+def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> "OpenAI":
+    """An `openai.OpenAI` client for the endpoint; the key comes from FOUNDRY_LOCAL_API_KEY when a server needs one."""
+    from openai import OpenAI
+
+    url = (base_url or web_service_url()).rstrip("/")
+    return OpenAI(base_url=f"{url}/v1", api_key=os.environ.get(API_KEY_ENV) or "not-needed", timeout=timeout_s, max_retries=0)
+
+
+def http_model_id(name: str, client: "OpenAI") -> str:
+    """The id the server lists for an alias (`smollm2-…-int4` -> `smollm2-…-int4:1`); names pass through otherwise."""
+    ids = [m.id for m in client.models.list()]
+    if name in ids:
+        return name
+    matches = [i for i in ids if i.split(":")[0] == name]
+    return matches[0] if matches else name
+
+
+def http_load(base_url: str, name: str, timeout_s: float = 600.0) -> float | None:
+    """Ask a Foundry Local service to load a model (v2 `/models/load/{alias}`, older `/openai/load/{name}`).
+
+    Returns seconds taken, or None when the server has no such route (plain OpenAI-compatible servers).
+    """
+    for route in (f"/models/load/{name}", f"/openai/load/{name}"):
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(base_url.rstrip("/") + route, timeout=timeout_s) as reply:
+                reply.read()
+            return time.perf_counter() - started
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                detail = exc.read().decode(errors="replace")[:300]
+                raise RuntimeError(f"{base_url}{route} answered HTTP {exc.code}: {detail}") from exc
+    return None
+
+
+def serve(models: list[str], port: int | None = None) -> None:
+    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C)."""
+    rt = start(port=port)
+    for name in models:
+        model, choice = get_model(name, runtime=rt)
+        print(f"loaded {model.id} in {load(model):.2f} s {choice.message}".rstrip())
+    print(f"Serving OpenAI-compatible API at {web_service_url(rt)}/v1 (Ctrl-C to stop)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopped")

@@ -41,6 +41,32 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--models", help="comma list to load (default: models.json offline defaults)")
     serve.add_argument("--port", type=int, help="port (default 5273 or FOUNDRY_LAB_PORT; 0 = any free port)")
 
+    bench = verbs.add_parser(
+        "bench", help="benchmark models: latency, throughput, memory, disk (writes a report)",
+        description="Flags override the environment (BENCH_MODELS, BENCH_ROUNDS, BENCH_STREAM, BENCH_MAX_TOKENS, "
+                    "FOUNDRY_LOCAL_ENDPOINT); with --resume, unset flags come from the saved run.")
+    bench.add_argument("--models", help="comma list (default: models.json defaults for offline/online)")
+    bench.add_argument("--prompts", help="prompt set name in prompts.json, or a .json file with one set")
+    bench.add_argument("--rounds", type=int, help="measured rounds over the prompt set per model (default 3)")
+    bench.add_argument("--warmup", type=int, help="warm-up requests per model, excluded from statistics (default 1)")
+    bench.add_argument("--max-tokens", type=int, help="max output tokens per request (default 64)")
+    bench.add_argument("--temperature", type=float, help="sampling temperature (default 0: deterministic)")
+    bench.add_argument("--seed", type=int, help="sampling seed (default 42)")
+    bench.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                       help="stream responses (default); --no-stream makes TTFT unavailable")
+    bench.add_argument("--target", choices=["inprocess", "http"],
+                       help="inprocess SDK or an OpenAI-compatible endpoint (default: http when an endpoint is set)")
+    bench.add_argument("--endpoint", help="base URL of another OpenAI-compatible server (default: the built-in one)")
+    bench.add_argument("--server-pid", type=int, help="process id of the --endpoint server, to sample its memory")
+    bench.add_argument("--device", choices=["cpu", "gpu", "auto"], help="device (default auto)")
+    bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
+    bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
+    bench.add_argument("--out", help="run folder (default: reports/latest in the repository)")
+    bench.add_argument("--resume", action="store_true", help="continue the run in --out without redoing trials")
+
+    report = verbs.add_parser("report", help="regenerate summary.csv/json and benchmark_report.md of a run folder")
+    report.add_argument("run_dir", help="folder holding results.jsonl")
+
     args = parser.parse_args(argv)
     if args.verb == "setup":
         from .setup_env import setup as run_setup
@@ -55,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         from .preflight import main as preflight_main
 
         return preflight_main(_models(args.models), args.json, not args.no_http, args.device)
+    if args.verb == "bench":
+        from .benchmark import main as bench_main
+
+        return bench_main(args)
+    if args.verb == "report":
+        from .report import main as report_main
+
+        return report_main(args.run_dir)
 
     import pandas as pd
 

@@ -6,6 +6,7 @@ model folder into an ONNX Runtime GenAI folder. Progress goes to stdout, one lin
     STEP <name> <description>      a step starts
     DONE <name> <seconds>          it finished
     SKIP <name> <reason>           it was not needed
+    NOTE <text>                    something the user should know about the result
     ERROR <name> <json>            it failed: {"message": ..., "fix": ...}; the exit code is 2
 
 Every other line is log output (transformers, the builder).
@@ -15,15 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import runpy
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
-from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -63,6 +62,8 @@ TURN_FORMATS = {
     },
 }
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+BUILDER = "onnxruntime_genai.models.builder"
+PROVIDER_ALIASES = {"trt-rtx": "nvtensorrtrtx"}  # the builder's message name -> its lower-cased -e choice
 SMALL_FILE_BYTES = 64 * 1024 * 1024  # staged HF folders copy files below this size and link the rest
 
 
@@ -109,7 +110,7 @@ def valid_targets() -> set[tuple[str, str]]:
     """(precision, execution provider) pairs the builder declares valid, e.g. ("int4", "cpu")."""
     match = re.search(r"combinations are: ([^\"]+)\"", builder_source())
     pairs = (item.strip().lower().split(" ", 1) for item in match.group(1).split(",")) if match else ()
-    return {(precision, provider.replace("-", "")) for precision, provider in pairs}
+    return {(precision, PROVIDER_ALIASES.get(provider, provider)) for precision, provider in pairs}
 
 
 def read_json(path: Path) -> dict:
@@ -135,7 +136,8 @@ def inspect_hf_folder(folder: Path, context_length: int) -> None:
                         "Pick a model with one of these architectures: " + ", ".join(supported) + ".")
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise StepError(f"{folder} has no tokenizer ({' or '.join(TOKENIZER_FILES)}).",
-                        "Copy the tokenizer files of the same model (tokenizer.json, tokenizer_config.json) into the folder.")
+                        "Copy the tokenizer files of the same model (tokenizer.json, tokenizer_config.json) "
+                        "into the folder.")
     maximum = config.get("max_position_embeddings") or config.get("text_config", {}).get("max_position_embeddings")
     if maximum and context_length > maximum:
         raise StepError(f"context length {context_length} exceeds the model's maximum ({maximum}).",
@@ -196,7 +198,8 @@ def make_builder_ready(folder: Path) -> None:
                             "Add the model's chat template as chat_template.jinja in the model folder.")
         template = turn["template"]
         (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
-        emit(f"Added a {turn['start']}...{turn['end']} chat template (the model had none).")
+        emit("NOTE", f"the model had no chat template: added the {turn['start']}...{turn['end']} one "
+                     "its tokenizer's special tokens imply")
     if turn is not None and turn["end"] in template:
         add_eos(config, turn["end_id"])
         generation_path = folder / "generation_config.json"
@@ -208,15 +211,16 @@ def make_builder_ready(folder: Path) -> None:
 
 
 def stage_hf_folder(source: Path, staged: Path) -> None:
-    """A private view of the user's folder: small files copied (we may rewrite them), large ones linked."""
+    """A private view of the user's folder: small files copied (we may rewrite them), large ones linked
+    (copied where links are not allowed)."""
     staged.mkdir(parents=True)
-    for item in source.iterdir():
-        if item.is_dir():
-            continue
-        if item.stat().st_size < SMALL_FILE_BYTES:
-            shutil.copy2(item, staged / item.name)
-        else:
-            (staged / item.name).symlink_to(item.resolve())
+    for item in (p for p in source.iterdir() if p.is_file()):
+        target = staged / item.name
+        if item.stat().st_size >= SMALL_FILE_BYTES:
+            with suppress(OSError):
+                target.symlink_to(item.resolve())
+        if not target.exists():
+            shutil.copy2(item, target)
 
 
 def dequantize_gguf(gguf: Path, hf_dir: Path) -> None:
@@ -251,25 +255,21 @@ def gguf_architectures() -> list[str]:
 
 
 def run_builder(hf_dir: Path, out: Path, precision: str, provider: str, cache: Path) -> None:
-    """`python -m onnxruntime_genai.models.builder`, its output passed through as log lines."""
+    """`python -m onnxruntime_genai.models.builder ...`, run in this process (so stopping the worker stops it)."""
     config = read_json(hf_dir / "config.json")
-    options = []
+    argv = ["-i", str(hf_dir), "-o", str(out), "-p", precision, "-e", provider, "-c", str(cache)]
     if (config.get("sliding_window") or 0) > 0:
         # A windowed cache rejects any request whose max length is below the window (e.g. 512).
-        options.append("windowed_kv_cache=false")
-    command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out),
-               "-p", precision, "-e", provider, "-c", str(cache)]
-    if options:
-        command += ["--extra_options", *options]
-    emit("Running:", " ".join(command))
-    tail: deque[str] = deque(maxlen=15)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
-        for line in process.stdout:
-            tail.append(line.rstrip())
-            print(line, end="", flush=True)
-    if process.returncode != 0 or not (out / "genai_config.json").is_file():
-        raise StepError(f"the model builder failed (exit code {process.returncode}): " + "\n".join(tail),
-                        "Read the builder output above; check free disk space and memory.")
+        argv += ["--extra_options", "windowed_kv_cache=false"]
+    emit("Running: python -m", BUILDER, *argv)
+    saved_argv, sys.argv = sys.argv, [BUILDER, *argv]
+    try:
+        runpy.run_module(BUILDER, run_name="__main__", alter_sys=True)
+    finally:
+        sys.argv = saved_argv
+    if not (out / "genai_config.json").is_file():
+        raise StepError("the model builder finished without writing genai_config.json.",
+                        "Read the builder output in the log; check free disk space and memory.")
 
 
 def patch_genai_config(out: Path, context_length: int) -> None:
@@ -287,6 +287,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hf-dir", type=Path, required=True,
                         help="where the dequantized HF folder of a GGUF is (or will be) kept")
     parser.add_argument("--out", type=Path, required=True, help="output folder (must not exist)")
+    parser.add_argument("--work-dir", type=Path, required=True, help="scratch folder (staging, builder cache)")
     parser.add_argument("--precision", required=True)
     parser.add_argument("--execution-provider", required=True)
     parser.add_argument("--context-length", type=int, required=True)
@@ -295,37 +296,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    targets = valid_targets()
-    if targets and (args.precision, args.execution_provider) not in targets:
-        with step("inspect", "check the requested target", ""):
+    with step("target", f"check the builder can make {args.precision} for {args.execution_provider}",
+              "The converter environment looks broken: delete it and convert again (it is rebuilt)."):
+        targets = valid_targets()
+        if targets and (args.precision, args.execution_provider.lower()) not in targets:
             raise StepError(f"the builder cannot make {args.precision} for {args.execution_provider}.",
                             "Valid precision/execution provider pairs: "
                             + ", ".join(f"{p}/{e}" for p, e in sorted(targets)) + ".")
-    with tempfile.TemporaryDirectory(prefix=".convert-", dir=args.out.parent) as scratch:
-        if args.source.is_dir():
-            hf_dir = Path(scratch) / "hf"
-            with step("inspect", f"check {args.source}", "Check the model folder is complete."):
-                inspect_hf_folder(args.source, args.context_length)
-            with step("save_hf", "stage a builder-ready copy of the model folder (weights linked)",
-                      "Check the model folder is readable and there is free disk space."):
-                stage_hf_folder(args.source, hf_dir)
-                make_builder_ready(hf_dir)
+    if args.source.is_dir():
+        hf_dir = args.work_dir / "hf"
+        with step("inspect", f"check {args.source}", "Check the model folder is complete."):
+            inspect_hf_folder(args.source, args.context_length)
+        with step("save_hf", "stage a builder-ready copy of the model folder (weights linked)",
+                  "Check the model folder is readable and there is free disk space."):
+            stage_hf_folder(args.source, hf_dir)
+            make_builder_ready(hf_dir)
+    else:
+        hf_dir = args.hf_dir
+        if hf_dir.is_dir():
+            emit("SKIP", "dequantize", f"reusing {hf_dir}")
+            emit("SKIP", "save_hf", f"reusing {hf_dir}")
         else:
-            hf_dir = args.hf_dir
-            if hf_dir.is_dir():
-                emit("SKIP", "dequantize", f"reusing {hf_dir}")
-                emit("SKIP", "save_hf", f"reusing {hf_dir}")
-            else:
-                hf_dir.parent.mkdir(parents=True, exist_ok=True)
-                dequantize_gguf(args.source, hf_dir)
-            with step("inspect", f"check {hf_dir}", f"Delete {hf_dir} and convert again."):
-                inspect_hf_folder(hf_dir, args.context_length)
-        with step("build", f"build the {args.precision} {args.execution_provider} ONNX model",
-                  "Read the builder output above; check free disk space and memory."):
-            run_builder(hf_dir, args.out, args.precision, args.execution_provider, Path(scratch) / "cache")
-        with step("patch_config", f"set context length {args.context_length} in genai_config.json",
-                  "The builder wrote an unexpected genai_config.json; report it."):
-            patch_genai_config(args.out, args.context_length)
+            hf_dir.parent.mkdir(parents=True, exist_ok=True)
+            dequantize_gguf(args.source, hf_dir)
+        with step("inspect", f"check {hf_dir}", f"Delete {hf_dir} and convert again."):
+            inspect_hf_folder(hf_dir, args.context_length)
+    with step("build", f"build the {args.precision} {args.execution_provider} ONNX model",
+              "Read the builder output in the log; check free disk space and memory."):
+        run_builder(hf_dir, args.out, args.precision, args.execution_provider, args.work_dir / "cache")
+    with step("patch_config", f"set context length {args.context_length} in genai_config.json",
+              "The builder wrote an unexpected genai_config.json; report it."):
+        patch_genai_config(args.out, args.context_length)
 
 
 if __name__ == "__main__":

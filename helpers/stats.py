@@ -60,7 +60,9 @@ def _small_sample_warnings(n: int) -> list[str]:
         if n < MIN_N_FOR_PERCENTILE[p]
     ]
     if n < MIN_N_FOR_CI:
-        warnings.append(f"median_ci95 from n={n} samples is rough: bootstrap intervals run too narrow below n={MIN_N_FOR_CI}")
+        warnings.append(
+            f"median_ci95 from n={n} samples is rough: bootstrap intervals run too narrow below n={MIN_N_FOR_CI}"
+        )
     return warnings
 
 

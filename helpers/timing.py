@@ -20,7 +20,7 @@ metric is derived in one place: the properties of `TrialTiming`.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -126,8 +126,9 @@ class TrialTiming:
 class _TrialRecorder:
     """Collects what one request produces; does nothing but record while the clock runs."""
 
-    def __init__(self, streamed: bool) -> None:
+    def __init__(self, streamed: bool, on_token: Callable[[str], None] | None = None) -> None:
         self.streamed = streamed
+        self.on_token = on_token
         self.start = 0.0
         self.e2e_s: float | None = None
         self.token_times: list[float] = []
@@ -145,6 +146,8 @@ class _TrialRecorder:
         if content:
             self.token_times.append(time.perf_counter() - self.start)
             self.parts.append(content)
+            if self.on_token is not None:
+                self.on_token(content)
 
     def complete(self) -> None:
         self.e2e_s = time.perf_counter() - self.start
@@ -272,6 +275,15 @@ def _is_answer_text(item: object) -> bool:
     return isinstance(item, TextItem) and item.type == TextItemType.DEFAULT
 
 
+def _answer_texts(items: Iterable[object]) -> Iterator[str]:
+    """Answer text of a whole Response: its items are assistant MessageItems holding TextItem parts."""
+    for item in items:
+        if isinstance(item, MessageItem):
+            yield from _answer_texts(item.parts)
+        elif _is_answer_text(item):
+            yield item.text
+
+
 def time_inprocess_chat(
     model: IModel,
     messages: ChatMessages,
@@ -280,18 +292,21 @@ def time_inprocess_chat(
     temperature: float = 0.0,
     seed: int | None = None,
     stream: bool = True,
+    on_token: Callable[[str], None] | None = None,
 ) -> TrialTiming:
     """Time one chat request on a loaded Foundry Local model, in-process (foundry_local_sdk 2.x).
 
     A fresh ChatSession per call, because a session keeps conversation history. Setup problems (model not loaded,
     wrong task, bad role) raise before the clock starts; failures of the request itself go to `error`.
+    `on_token(text)` is called with each streamed token after its arrival time is recorded (to show the answer
+    live); its own cost falls inside the decode time, so keep it cheap and leave it out of benchmarks.
     """
     with ChatSession(model) as session, _sdk_request(messages) as request:
         session.set_options(
             RequestOptions(search=SearchOptions(temperature=temperature, max_output_tokens=max_tokens, seed=seed))
         )
         session.set_streaming(stream)
-        recorder = _TrialRecorder(streamed=stream)
+        recorder = _TrialRecorder(streamed=stream, on_token=on_token)
         recorder.begin()
         try:
             if stream:
@@ -305,7 +320,7 @@ def time_inprocess_chat(
             else:
                 with session.process_request(request) as response:
                     recorder.complete()
-                    recorder.parts.extend(item.text for item in response if _is_answer_text(item))
+                    recorder.parts.extend(_answer_texts(response))
                     _record_sdk_final(response, recorder)
         except Exception as exc:  # measured, never raised
             recorder.fail(exc)

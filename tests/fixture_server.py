@@ -7,7 +7,9 @@ drift). Like Foundry Local, the first streamed chunk carries only the role, and 
 empty `choices` only when the client asks for it with `stream_options.include_usage`.
 
 Modes: "normal"; "cut_stream" closes the connection after `cut_after` tokens without finishing the body;
-"http_500" answers every chat request with an error. Each received request is appended to `script.received`.
+"http_500" answers every chat request with an error. Each received request is appended to `script.received`,
+with the server's own timestamps (arrival, each token written, response complete; perf_counter, so directly
+comparable with an in-process client's) and how far the server fell behind its script.
 
 Use `with serve(Script(...)) as base_url:` (the root URL, without `/v1`, as Foundry Local reports it), or run
 `python tests/fixture_server.py --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +32,15 @@ MODES = ("normal", "cut_stream", "http_500")
 
 @dataclass
 class ReceivedRequest:
+    """One request as the server saw it. Times are perf_counter() values: the same clock as an in-process client."""
+
     method: str
     path: str
     body: dict[str, Any] | None
-    arrived: float  # perf_counter() when the request had been read (same clock as an in-process client)
+    arrived: float  # the request had been read
+    token_sent: list[float] = field(default_factory=list)  # each content token was about to be written (streamed)
+    completed: float | None = None  # the last bytes of the response were about to be written
+    lateness_s: float = 0.0  # how far the server fell behind its script (e.g. under load from other processes)
 
 
 @dataclass
@@ -65,6 +73,11 @@ class _FixtureHTTPServer(ThreadingHTTPServer):
         self.script = script
         self.stopping = threading.Event()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (timeout, closed keep-alive connection) is routine here, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _ChatHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -85,32 +98,36 @@ class _ChatHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        arrived = time.perf_counter()
+        received = ReceivedRequest("POST", self.path, body, time.perf_counter())
         script = self.server.script
-        script.received.append(ReceivedRequest("POST", self.path, body, arrived))
+        script.received.append(received)
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
         if script.mode == "http_500":
             self._send_json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
             return
-        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or script.tokens
-        n_tokens = min(script.tokens, max_tokens)
-        finish_reason = "length" if max_tokens <= script.tokens else "stop"
-        try:
-            if body.get("stream"):
-                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-                self._stream(arrived, n_tokens, finish_reason, script.usage and include_usage)
-            else:
-                self._respond_whole(arrived, n_tokens, finish_reason)
-        except (BrokenPipeError, ConnectionResetError):  # the client went away: nothing left to do
-            self.close_connection = True
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        n_tokens = script.tokens if limit is None else min(script.tokens, limit)
+        finish_reason = "stop" if n_tokens == script.tokens else "length"  # the scripted answer ends after `tokens`
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            self._stream(received, n_tokens, finish_reason, script.usage and include_usage)
+        else:
+            self._respond_whole(received, n_tokens, finish_reason)
 
     def _wait_until(self, deadline: float) -> None:
         """Sleep until a perf_counter deadline; returns early when the server shuts down."""
         remaining = deadline - time.perf_counter()
         if remaining > 0:
             self.server.stopping.wait(remaining)
+
+    @staticmethod
+    def _sending_at(received: ReceivedRequest, deadline: float) -> float:
+        """A scheduled write starts now: note the lateness, return the time (no client can have seen it before)."""
+        now = time.perf_counter()
+        received.lateness_s = max(received.lateness_s, now - deadline)
+        return now
 
     def _token_deadline(self, arrived: float, index: int) -> float:
         script = self.server.script
@@ -120,9 +137,10 @@ class _ChatHandler(BaseHTTPRequestHandler):
         prompt = self.server.script.prompt_tokens
         return {"prompt_tokens": prompt, "completion_tokens": n_tokens, "total_tokens": prompt + n_tokens}
 
-    def _respond_whole(self, arrived: float, n_tokens: int, finish_reason: str) -> None:
+    def _respond_whole(self, received: ReceivedRequest, n_tokens: int, finish_reason: str) -> None:
         script = self.server.script
-        self._wait_until(self._token_deadline(arrived, n_tokens - 1))
+        deadline = self._token_deadline(received.arrived, n_tokens - 1)
+        self._wait_until(deadline)
         payload: dict[str, Any] = {
             "id": "chatcmpl-fixture",
             "object": "chat.completion",
@@ -136,9 +154,10 @@ class _ChatHandler(BaseHTTPRequestHandler):
         }
         if script.usage:
             payload["usage"] = self._usage(n_tokens)
+        received.completed = self._sending_at(received, deadline)
         self._send_json(200, payload)
 
-    def _stream(self, arrived: float, n_tokens: int, finish_reason: str, send_usage: bool) -> None:
+    def _stream(self, received: ReceivedRequest, n_tokens: int, finish_reason: str, send_usage: bool) -> None:
         script = self.server.script
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -150,12 +169,15 @@ class _ChatHandler(BaseHTTPRequestHandler):
             if script.mode == "cut_stream" and index == script.cut_after:
                 self.close_connection = True  # leave without the terminating chunk: an incomplete body
                 return
-            self._wait_until(self._token_deadline(arrived, index))
+            deadline = self._token_deadline(received.arrived, index)
+            self._wait_until(deadline)
+            received.token_sent.append(self._sending_at(received, deadline))
             self._send_chunk({"content": script.token_text(index)}, None)
         self._send_chunk({}, finish_reason)
         if send_usage:
             self._send_event({**self._chunk_envelope(), "choices": [], "usage": self._usage(n_tokens)})
         self._send_event_data("[DONE]")
+        received.completed = self._sending_at(received, self._token_deadline(received.arrived, n_tokens - 1))
         self.wfile.write(b"0\r\n\r\n")
 
     def _chunk_envelope(self) -> dict[str, Any]:

@@ -13,7 +13,9 @@ Prints the e2e median of each variant and the overhead of each harness path over
 the paired per-iteration differences (with a bootstrap 95% CI), as % of the bare median. Temperature 0 and a fixed
 seed make every answer the same length (checked). On a busy machine the model's own jitter hides a small
 overhead, so the HTTP harness is also timed against an instant scripted server (tests/fixture_server.py, no model
-time at all): there the whole e2e is client cost, and harness minus bare is the harness's own cost in ms.
+time at all): there the whole e2e is client cost, and harness minus bare is the harness's own cost in ms. The
+in-process harness adds only its per-token bookkeeping inside the timed loop (the answer-text check and the
+recorder's timestamp); that work is timed alone on a synthetic token and scaled to the answer length.
 
 Run from the repository root: `python -m benchmarks.harness_overhead [--model NAME] [--runs 30] [--max-tokens 32]`.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import timeit
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +34,7 @@ from helpers import runtime
 from helpers.benchmark import EndpointModel, Generation, LocalModel, LocalModelOverHttp, PeakRssSampler
 from helpers.config import resolve_prompt_set
 from helpers.stats import median_ci95
+from helpers.timing import _is_answer_text, _TrialRecorder
 from tests.fixture_server import Script, serve
 
 SEED = 42
@@ -90,8 +94,13 @@ def main() -> None:
         "bare openai": lambda: bare_openai(client, over_http.model_id, text, args.max_tokens),
     }, args.runs)
     runtime.unload(model)
+    per_token_us = inprocess_work_per_token_us()
     print(f"{args.model}, {args.runs} interleaved runs per variant, max_tokens {args.max_tokens}, temperature 0, seed {SEED}")
     report(e2e, (("harness in-process", "bare SDK"), ("harness HTTP", "bare openai")))
+    per_request_ms = per_token_us * args.max_tokens / 1000
+    print(f"in-process harness work inside the timed loop: {per_token_us:.2f} us per token, {per_request_ms:.3f} ms "
+          f"per {args.max_tokens}-token answer = {100 * per_request_ms / np.median(e2e['bare SDK']):.4f}% of the "
+          f"bare SDK median e2e")
 
     script = Script(ttft_s=0.0, gap_s=0.0, tokens=args.max_tokens)
     with serve(script) as url:
@@ -106,6 +115,18 @@ def main() -> None:
     cost = np.median(np.subtract(instant_e2e["harness HTTP"], instant_e2e["bare openai"]))
     print(f"HTTP harness cost {cost:+.2f} ms = {100 * cost / np.median(e2e['bare openai']):+.3f}% of the model's "
           f"median HTTP e2e ({np.median(e2e['bare openai']):.0f} ms)")
+
+
+def inprocess_work_per_token_us(tokens: int = 200_000) -> float:
+    """What `time_inprocess_chat` does per streamed item while the clock runs, timed alone (microseconds)."""
+    item, recorder = TextItem("tok"), _TrialRecorder(streamed=True)
+    recorder.begin()
+
+    def per_item() -> None:
+        if _is_answer_text(item):
+            recorder.chunk(item.text)
+
+    return min(timeit.repeat(per_item, number=tokens, repeat=3)) / tokens * 1e6
 
 
 def interleave(variants: dict[str, Callable[[], tuple[float, int]]], runs: int) -> dict[str, list[float]]:

@@ -35,7 +35,7 @@ import psutil
 from tqdm.auto import tqdm
 
 from . import __version__, runtime
-from .config import ConfigError, Prompt, PromptSet, load_models, resolve_prompt_set
+from .config import ConfigError, Prompt, PromptSet, resolve_prompt_set
 from .devices import DEVICES, DeviceChoice
 from .paths import REPO_ROOT
 from .preflight import versions
@@ -163,11 +163,6 @@ def settings_from_env() -> dict[str, Any]:
     return found
 
 
-def default_models() -> list[str]:
-    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`."""
-    return load_models().defaults["offline" if runtime.detect_offline() else "online"]
-
-
 def resolve_config(settings: Mapping[str, Any] | None = None, saved: Mapping[str, Any] | None = None) -> BenchConfig:
     """Explicit settings (None = not given) over environment variables over a resumed run's saved config over defaults.
 
@@ -181,7 +176,7 @@ def resolve_config(settings: Mapping[str, Any] | None = None, saved: Mapping[str
     elif chosen["target"] == "inprocess" and "endpoint" not in explicit:
         chosen["endpoint"] = None
     if not chosen.get("models"):
-        chosen["models"] = default_models()
+        chosen["models"] = runtime.default_models()
     unknown = sorted(set(chosen) - set(BenchConfig.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"unknown benchmark setting(s) {unknown}; known: {sorted(BenchConfig.__dataclass_fields__)}")

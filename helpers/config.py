@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -115,6 +115,9 @@ class PromptsConfig(_Strict):
         return self
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
 def _read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -133,32 +136,29 @@ def _explain(path: Path, exc: ValidationError) -> ConfigError:
     return ConfigError("\n".join(lines))
 
 
-def load_models(path: str | Path = MODELS_FILE) -> ModelsConfig:
-    """Load and validate models.json."""
+def _load(schema: type[_Model], path: str | Path) -> _Model:
+    """Read a JSON file and validate it against `schema`; every problem becomes one ConfigError."""
     path = Path(path)
     try:
-        return ModelsConfig.model_validate(_read_json(path))
+        return schema.model_validate(_read_json(path))
     except ValidationError as exc:
         raise _explain(path, exc) from None
+
+
+def load_models(path: str | Path = MODELS_FILE) -> ModelsConfig:
+    """Load and validate models.json."""
+    return _load(ModelsConfig, path)
 
 
 def load_prompts(path: str | Path = PROMPTS_FILE) -> PromptsConfig:
     """Load and validate prompts.json."""
-    path = Path(path)
-    try:
-        return PromptsConfig.model_validate(_read_json(path))
-    except ValidationError as exc:
-        raise _explain(path, exc) from None
+    return _load(PromptsConfig, path)
 
 
 def resolve_prompt_set(name_or_file: str | None = None, path: str | Path = PROMPTS_FILE) -> tuple[str, PromptSet]:
     """A prompt set by name from prompts.json, or a whole file holding one set (`{"description", "prompts"}`)."""
     if name_or_file and Path(name_or_file).suffix == ".json" and Path(name_or_file).exists():
-        file = Path(name_or_file)
-        try:
-            return file.stem, PromptSet.model_validate(_read_json(file))
-        except ValidationError as exc:
-            raise _explain(file, exc) from None
+        return Path(name_or_file).stem, _load(PromptSet, name_or_file)
     config = load_prompts(path)
     name = name_or_file or config.default_set
     if name not in config.sets:

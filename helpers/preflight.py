@@ -11,7 +11,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Callable
 
 from . import runtime
-from .config import load_models, resolve_prompt_set
+from .config import resolve_prompt_set
 from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
 
 if TYPE_CHECKING:
@@ -46,10 +46,7 @@ def versions() -> dict[str, str]:
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
     """The models to check: as given, else models.json's defaults for the offline or the online world."""
-    if models:
-        return models
-    config = load_models()
-    return config.defaults["offline" if (runtime.detect_offline() if offline is None else offline) else "online"]
+    return models or runtime.default_models(offline)
 
 
 def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callable[[], str]) -> bool:

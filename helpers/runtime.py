@@ -97,28 +97,40 @@ def detect_offline(timeout_s: float = 2.0) -> bool:
     return _offline
 
 
+def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
+    """A built model folder (`genai_config.json` + `kit_model.json`) as the catalogs describe it."""
+    if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a built model folder: it needs genai_config.json and kit_model.json "
+                                "(build it with `python -m helpers byom` or `python -m helpers build`).")
+    meta = json.loads((folder / "kit_model.json").read_text())
+    entry = (load_models().models if entries is None else entries).get(folder.name)
+    return BundledModel(
+        catalog=CatalogModel(
+            name=folder.name,
+            alias=folder.name,
+            display_name=entry.display_name if entry else meta.get("display_name", folder.name),
+            license=entry.license if entry else meta.get("license", "unknown"),
+        ),
+        path=folder,
+        meta=meta,
+    )
+
+
+def default_models(offline: bool | None = None) -> list[str]:
+    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`."""
+    return load_models().defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
+
+
 def find_bundled() -> dict[str, BundledModel]:
-    """Built model folders under the kit home (`<name>/genai_config.json` + `kit_model.json`), by name."""
+    """Built model folders under the kit home (bundled and user-converted), by name."""
     entries = load_models().models
     found: dict[str, BundledModel] = {}
-    root = paths.bundled_models_dir()
-    for folder in sorted(root.glob("*/")) if root.exists() else []:
-        if folder.name.startswith("."):  # a build in progress (.name.partial, .name.work) or a replaced one
-            continue
-        if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
-            continue
-        meta = json.loads((folder / "kit_model.json").read_text())
-        entry = entries.get(folder.name)
-        found[folder.name] = BundledModel(
-            catalog=CatalogModel(
-                name=folder.name,
-                alias=folder.name,
-                display_name=entry.display_name if entry else meta.get("display_name", folder.name),
-                license=entry.license if entry else meta.get("license", "unknown"),
-            ),
-            path=folder,
-            meta=meta,
-        )
+    for root in (paths.bundled_models_dir(), paths.user_models_dir()):
+        for folder in sorted(root.glob("*/")) if root.exists() else []:
+            if folder.name.startswith("."):  # a build in progress (.name.partial, .name.work) or a replaced one
+                continue
+            if (folder / "genai_config.json").is_file() and (folder / "kit_model.json").is_file():
+                found.setdefault(folder.name, model_folder(folder, entries))
     return found
 
 
@@ -171,18 +183,43 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
 
 def _register_local(runtime: LabRuntime) -> None:
     """Register every bundled model in the LOCAL catalog once (registrations persist in the model cache)."""
+    for item in runtime.bundled.values():
+        _register_one(runtime, item)
+
+
+def _register_one(runtime: LabRuntime, item: BundledModel) -> None:
+    """Register one model folder, already placed in the cache, in the LOCAL catalog unless it is there."""
     from foundry_local_sdk import CatalogType, ModelInfoBuilder
 
     local = runtime.manager.get_catalog(CatalogType.LOCAL)
-    for item in runtime.bundled.values():
-        if local.get_model_variant(item.catalog.model_id) is not None:
-            continue
-        info = ModelInfoBuilder()
-        info.set_string_property("task", item.catalog.task)
-        info.set_string_property("display_name", item.catalog.display_name)
-        info.set_string_property("license", item.catalog.license)
-        # Registered at the cache placement: one folder, so a load in-process also serves the web service.
-        local.register_model(item.cache_path, item.catalog.model_id, info)
+    if local.get_model_variant(item.catalog.model_id) is not None:
+        return
+    info = ModelInfoBuilder()
+    info.set_string_property("task", item.catalog.task)
+    info.set_string_property("display_name", item.catalog.display_name)
+    info.set_string_property("license", item.catalog.license)
+    # Registered at the cache placement: one folder, so a load in-process also serves the web service.
+    local.register_model(item.cache_path, item.catalog.model_id, info)
+
+
+def register(folder: str | Path, runtime: LabRuntime | None = None) -> BundledModel:
+    """Make a built model folder usable now, in-process and over the web service, like a bundled model.
+
+    Places it in the model cache (links, so a rebuilt folder is picked up), registers it in the LOCAL catalog
+    and adds it to the offline catalog the web service reads. Folders under the kit's models folders
+    are also found by the next `start()`.
+    """
+    rt = runtime or start(quiet=True)
+    item = model_folder(Path(folder).expanduser().resolve())
+    previous = rt.bundled.get(item.catalog.name)
+    if previous is not None and previous.path != item.path:
+        raise ValueError(f"a model named '{item.catalog.name}' is already registered from {previous.path}; "
+                         f"choose another name for {item.path}.")
+    item.cache_path = place_in_cache(item.path, item.catalog, paths.model_cache_dir())
+    _register_one(rt, item)
+    rt.bundled[item.catalog.name] = item
+    rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
+    return item
 
 
 def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None) -> tuple["IModel", DeviceChoice]:
@@ -409,7 +446,20 @@ def _service_route(base_url: str, prefixes: tuple[str, ...], name: str, timeout_
                 reply.read()
             return time.perf_counter() - started
         except urllib.error.HTTPError as exc:
-            if exc.code != 404:
+            if exc.code not in (404, 405):  # no such route: not a Foundry Local service
                 detail = exc.read().decode(errors="replace")[:300]
                 raise RuntimeError(f"{base_url}{route} answered HTTP {exc.code}: {detail}") from exc
     return None
+
+
+def serve(models: list[str], port: int | None = None) -> None:
+    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C)."""
+    rt = start(port=port)
+    for name in models:
+        model, choice = get_model(name, runtime=rt)
+        print(f"loaded {model.id} in {load(model):.2f} s {choice.message}".rstrip())
+    print(f"Serving OpenAI-compatible API at {web_service_url(rt)}/v1 (Ctrl-C to stop)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopped")

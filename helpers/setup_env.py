@@ -53,12 +53,20 @@ def ensure_venv() -> Path:
     return python
 
 
+def link_repository(python: Path) -> None:
+    """Put the repository on the environment's import path (a .pth file), so notebooks import `helpers`."""
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "foundry_model_lab.pth").write_text(str(REPO_ROOT) + "\n")
+
+
 def setup(force: bool = False, build_models: bool = True) -> int:
     """Environment, then bundled models (built in the new environment). Returns an exit code."""
     if sys.version_info < MIN_PYTHON:
         print(f"[setup] Python {'.'.join(map(str, MIN_PYTHON))}+ is needed (foundry-local-sdk 2.x); this is {sys.version.split()[0]}.")
         return 2
     python = ensure_venv()
+    link_repository(python)
     if not build_models:
         return 0
     command = [str(python), "-m", "helpers", "build"] + (["--force"] if force else [])

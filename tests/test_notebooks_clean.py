@@ -51,8 +51,8 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def test_every_workshop_notebook_is_present() -> None:
-    assert [path.stem for path in NOTEBOOKS] == EXPECTED
+def test_the_core_workshop_notebooks_are_present() -> None:
+    assert set(EXPECTED) <= {path.stem for path in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])

@@ -64,8 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository)")
     bench.add_argument("--resume", action="store_true", help="continue the run in --out without redoing trials")
 
-    report = verbs.add_parser("report", help="regenerate summary.csv/json and benchmark_report.md of a run folder")
+    byom = verbs.add_parser("byom", help="bring your own model: convert a GGUF / HF folder / HF repo id, register, probe")
+    byom.add_argument("source", help="a .gguf file, a Hugging Face model folder, or a repo id owner/name (online)")
+    byom.add_argument("--name", required=True, help="the model's alias, e.g. smollm2-135m-fp32")
+    byom.add_argument("--precision", default="int4", choices=["int4", "int8", "fp16", "fp32"])
+    byom.add_argument("--ep", default="cpu", help="execution provider: cpu, cuda, dml, webgpu, ... (default cpu)")
+    byom.add_argument("--context-length", type=int, default=2048, help="context length in tokens (default 2048)")
+    byom.add_argument("--display-name", help="display name (default: the name)")
+    byom.add_argument("--license", default="unknown", help="license id of the model, e.g. apache-2.0")
+    byom.add_argument("--capabilities", default="chat", help="comma list of capability tags for the router")
+    byom.add_argument("--force", action="store_true", help="rebuild even when an intact build of the same inputs exists")
+    byom.add_argument("--no-probe", action="store_true", help="only convert: no registration check and no test answer")
+
+    route = verbs.add_parser("route", help="pick a model for a request by capabilities and constraints")
+    route.add_argument("capabilities", help="comma list of required capability tags, e.g. chat,summarize")
+    route.add_argument("--max-p95-ms", type=float, help="latency budget: measured e2e p95 in ms")
+    route.add_argument("--max-memory-mb", type=float, help="memory budget: measured peak memory in MB")
+    route.add_argument("--licenses", help="comma list of acceptable licenses")
+    route.add_argument("--summary", help="summary.csv of a benchmark run (default: reports/latest/summary.csv)")
+
+    report = verbs.add_parser("report", help="regenerate a run folder's reports: summaries, quality, comparison, "
+                                             "charts, benchmark_report.md and report.html")
     report.add_argument("run_dir", help="folder holding results.jsonl")
+    report.add_argument("--weights", help="selection weights, e.g. quality=0.5,latency=0.3 (others keep defaults)")
+    report.add_argument("--watts", type=float, default=30.0, help="power draw for the cost estimate (default 30)")
+    report.add_argument("--baseline", help="an earlier run folder to compare with (before/after, CPU/GPU)")
 
     args = parser.parse_args(argv)
     if args.verb == "setup":
@@ -85,10 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         from .benchmark import main as bench_main
 
         return bench_main(args)
-    if args.verb == "report":
-        from .report import main as report_main
+    if args.verb == "byom":
+        from .byom import main as byom_main
 
-        return report_main(args.run_dir)
+        return byom_main(args)
+    if args.verb == "route":
+        from .router import main as route_main
+
+        return route_main(args)
+    if args.verb == "report":
+        from .selection_report import main as report_main
+
+        return report_main(args.run_dir, args.weights, args.watts, args.baseline)
 
     import pandas as pd
 

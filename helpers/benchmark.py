@@ -11,7 +11,15 @@ Every record goes to `<out>/results.jsonl` at once (flush + fsync): a crash or C
 and `resume=True` continues in the same folder without redoing any, provided the config is the same.
 `helpers.report` turns the log into `summary.csv`, `summary.json` and `benchmark_report.md`.
 
-Targets sit behind two small protocols, `Target` and `ModelRunner`, so other engines can be added.
+Targets sit behind two small protocols, `Target` and `ModelRunner`, so other engines can be added. A models.json
+entry with `"source": "endpoint"` and an `endpoint` URL is always reached over HTTP (`EndpointModel`), so such
+models (Ollama, vLLM, a llama.cpp server, Azure AI Foundry, another Foundry Local) run side by side with
+in-process ones; its models.json name must be the id (or alias) the server lists.
+
+Adding an engine that is not OpenAI-compatible: write a `ModelRunner` (load -> seconds, chat -> `TrialTiming`
+filled through `timing._TrialRecorder`, unload, disk_mb) and a `Target` whose `open(name)` returns it, then
+return that target from `make_target` for a new `target` name (add it to `TARGETS`). The protocol, records,
+statistics and reports need no change.
 """
 from __future__ import annotations
 
@@ -309,7 +317,7 @@ class InprocessTarget:
         self.description = f"Foundry Local SDK in this process ({world})"
 
     def open(self, model: str) -> ModelRunner:
-        return LocalModel(*runtime.get_model(model, self._device, self._rt), self._rt)
+        return configured_endpoint(model) or LocalModel(*runtime.get_model(model, self._device, self._rt), self._rt)
 
 
 class BuiltinHttpTarget(InprocessTarget):
@@ -324,7 +332,8 @@ class BuiltinHttpTarget(InprocessTarget):
         self.description = f"built-in web service {self.url} (in this process)"
 
     def open(self, model: str) -> ModelRunner:
-        return LocalModelOverHttp(*runtime.get_model(model, self._device, self._rt), self._rt, self._client)
+        return configured_endpoint(model) or LocalModelOverHttp(*runtime.get_model(model, self._device, self._rt),
+                                                                self._rt, self._client)
 
 
 class EndpointTarget:
@@ -343,6 +352,17 @@ class EndpointTarget:
 
     def open(self, model: str) -> ModelRunner:
         return EndpointModel(model, self.url, self._client)
+
+
+def configured_endpoint(model: str, timeout_s: float = 300.0) -> EndpointModel | None:
+    """The runner of a models.json entry with `"source": "endpoint"` (reached at its `endpoint`), else None."""
+    from .config import load_models
+
+    entry = load_models().models.get(model)
+    if entry is None or entry.source != "endpoint":
+        return None
+    url = runtime.endpoint_root(entry.endpoint)
+    return EndpointModel(model, url, runtime.openai_client(url, timeout_s))
 
 
 def make_target(config: BenchConfig) -> Target:
@@ -498,7 +518,8 @@ class _Session:
         except Exception as exc:  # noqa: BLE001 - any lookup failure is this model's, the run goes on
             self._lookup_failed(name, "load_failed", exc, work)
             return
-        memory = PeakRssSampler(self.target.memory_pid).start()
+        elsewhere = isinstance(runner, EndpointModel) and not isinstance(self.target, EndpointTarget)
+        memory = PeakRssSampler(None if elsewhere else self.target.memory_pid).start()
         loaded = False
         started = time.perf_counter()
         try:
@@ -525,7 +546,7 @@ class _Session:
                 self.log.append({
                     "type": "model_done", "session": self.number, "time": _now(), "model": name,
                     "peak_rss_mb": memory.peak_mb, "rss_before_mb": memory.before_mb,
-                    "memory_note": self.target.memory_note, "duration_s": time.perf_counter() - started,
+                    "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note, "duration_s": time.perf_counter() - started,
                     "unload_error": unload_error,
                 })
 

@@ -147,3 +147,48 @@ def load_time(summary: pd.DataFrame) -> Figure:
     _model_axis(ax, summary, models)
     ax.set_xlabel("load time (s): model files → ready to answer")
     return fig
+
+
+def quality_vs_latency(comparison: pd.DataFrame) -> Figure:
+    """Facet quality score against p95 latency per model, the Pareto front joined by a line.
+
+    Takes `compare.rank_models(...)` (columns model, e2e_ms_p95, mean_facet_score, pareto).
+    """
+    data = comparison.dropna(subset=["e2e_ms_p95", "mean_facet_score"])
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title("Quality vs p95 latency (top left is better)")
+    ax.grid(alpha=0.3)
+    front = data[data["pareto"].astype(bool)].sort_values("e2e_ms_p95")
+    ax.step(front["e2e_ms_p95"], front["mean_facet_score"], where="post", color=_OUTLIER_COLOR, alpha=0.6,
+            label="Pareto front (no model is both faster and better)")
+    ax.scatter(data["e2e_ms_p95"], data["mean_facet_score"], s=60, color=_POINT_COLOR, zorder=3, label="model")
+    for row in data.itertuples():
+        ax.annotate(row.model, (row.e2e_ms_p95, row.mean_facet_score), xytext=(6, 4), textcoords="offset points",
+                    fontsize="small")
+    ax.set_xlabel("p95 end-to-end latency (ms), lower is better")
+    ax.set_ylabel("facet score 1-5 (substring heuristic), higher is better")
+    ax.set_ylim(0.8, 5.2)
+    ax.set_xlim(left=0, right=max(float(data["e2e_ms_p95"].max()) * 1.3, 1.0) if not data.empty else 1.0)
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
+    return fig
+
+
+def prompt_heatmap(scores: pd.DataFrame, value: str = "facet_score", label: str = "facet score 1-5 (heuristic)") -> Figure:
+    """Model x prompt heatmap of `value` (mean over rounds), each cell labelled; missing cells left blank."""
+    table = scores.pivot_table(index="model", columns="prompt_id", values=value, aggfunc="mean", sort=False)
+    numbers = table.astype(float).to_numpy()
+    fig = Figure(figsize=(max(6.0, 3.5 + 1.1 * len(table.columns)), 1.8 + 0.6 * max(len(table), 1)),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(f"Per prompt: {label} (mean over rounds)")
+    image = ax.imshow(numbers, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(table.columns)), table.columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(table.index)), table.index)
+    middle = np.nanmean(numbers) if np.isfinite(numbers).any() else 0.0
+    for (row, column), number in np.ndenumerate(numbers):
+        if not np.isnan(number):
+            ax.text(column, row, f"{number:.1f}", ha="center", va="center", fontsize="small",
+                    color="black" if number >= middle else "white")
+    fig.colorbar(image, ax=ax, label=label)
+    return fig

@@ -2,7 +2,8 @@
 
 A run folder holds `results.jsonl`, the append-only log the benchmark writes (one JSON record per line, each
 flushed and fsynced as soon as it exists), and the files derived from it: `summary.csv`, `summary.json` and
-`benchmark_report.md`. Everything derived is regenerated from the log by `python -m helpers report RUN_DIR`.
+`benchmark_report.md`. Everything derived is regenerated from the log by `python -m helpers report RUN_DIR`
+(`helpers.selection_report.main`, which adds quality, comparison, charts and report.html).
 
 Record types in results.jsonl (field `type`):
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -532,15 +532,3 @@ def console_table(run: BenchmarkRun) -> str:
                 for row in run.summary.itertuples() if row.status != "ok"]
     return "\n".join([table, *problems])
 
-
-def main(run_dir: str | Path) -> int:
-    """CLI entry (`python -m helpers report RUN_DIR`): regenerate the summaries and the report from results.jsonl."""
-    try:
-        run = load_run(run_dir)
-    except RunFolderError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    written = run.write()
-    print(console_table(run))
-    print("\n" + "\n".join(f"wrote {path}" for path in written.values()))
-    return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -50,6 +51,11 @@ class BundledModel:
     path: Path
     meta: dict = field(default_factory=dict)
     cache_path: Path | None = None
+
+    @property
+    def source(self) -> str:
+        """`bundled` (built by setup) or `converted` (brought by the user with `byom`)."""
+        return "bundled" if self.path.parent == paths.bundled_models_dir() else "converted"
 
     @property
     def context_length(self) -> int | None:
@@ -167,10 +173,13 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
         )
         runtime = LabRuntime(FoundryLocalManager.instance, offline, bundled, server, port)
         _register_local(runtime)
+        local_models = f"{sum(b.source == 'bundled' for b in bundled.values())} bundled models"
+        converted = sum(b.source == "converted" for b in bundled.values())
+        local_models += f" and {converted} converted" if converted else ""
         world = (
-            f"offline: the public Foundry catalog ({PUBLIC_CATALOG_HOST}) is unreachable, using the {len(bundled)} bundled models"
+            f"offline: the public Foundry catalog ({PUBLIC_CATALOG_HOST}) is unreachable, using the {local_models}"
             if offline
-            else f"online: public Foundry catalog plus {len(bundled)} bundled models"
+            else f"online: public Foundry catalog plus {local_models}"
         )
         runtime.messages.append(f"Foundry Local runtime started in-process ({world}).")
         if not bundled:
@@ -220,6 +229,24 @@ def register(folder: str | Path, runtime: LabRuntime | None = None) -> BundledMo
     rt.bundled[item.catalog.name] = item
     rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
     return item
+
+
+def unregister(name: str, runtime: LabRuntime | None = None) -> None:
+    """Undo `register`: unload, drop the LOCAL registration and the cache placement; the model folder stays."""
+    from foundry_local_sdk import CatalogType
+
+    rt = runtime or start(quiet=True)
+    item = rt.bundled.pop(name, None)
+    if item is None:
+        raise ModelNotFoundError(f"'{name}' is not a registered model folder; registered: {', '.join(sorted(rt.bundled))}.")
+    local = rt.manager.get_catalog(CatalogType.LOCAL)
+    model = local.get_model_variant(item.catalog.model_id)
+    if model is not None:
+        unload(model)
+        local.unregister_model(item.catalog.model_id)
+    if item.cache_path is not None:
+        shutil.rmtree(item.cache_path, ignore_errors=True)
+    rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
 
 
 def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None) -> tuple["IModel", DeviceChoice]:
@@ -324,12 +351,13 @@ def list_catalog(runtime: LabRuntime | None = None) -> "pd.DataFrame":
                     "context_length": rt.bundled[info.alias].context_length if bundled else info.context_length,
                     "cached": variant.is_cached,
                     "loaded": variant.is_loaded,
-                    "source": "bundled" if bundled else "catalog",
+                    "source": rt.bundled[info.alias].source if bundled else "catalog",
                 }
             )
     columns = ["alias", "id", "device", "execution_provider", "size_mb", "license", "task", "context_length", "cached", "loaded", "source"]
     table = pd.DataFrame(rows, columns=columns)
-    return table.sort_values(["source", "alias"], ascending=[False, True], ignore_index=True)
+    order = table.source.map({"bundled": 0, "converted": 1, "catalog": 2})
+    return table.assign(_order=order).sort_values(["_order", "alias"], ignore_index=True).drop(columns="_order")
 
 
 def download(name: str, device: str = "auto", progress: bool = True, cancel: threading.Event | None = None) -> Path | None:
@@ -354,7 +382,7 @@ def cache_table(runtime: LabRuntime | None = None) -> "pd.DataFrame":
 
     rt = runtime or start()
     rows = [
-        {"alias": m.alias, "id": m.id, "source": "bundled" if m.alias in rt.bundled else "catalog",
+        {"alias": m.alias, "id": m.id, "source": rt.bundled[m.alias].source if m.alias in rt.bundled else "catalog",
          "path": str(model_dir(m, rt) or ""), "size_mb": disk_mb(model_dir(m, rt))}
         for m in rt.manager.get_catalog().get_cached_models()
     ]

@@ -267,3 +267,36 @@ class BenchmarkProgress:
 
 def _median_text(values: list[float], unit: str) -> str:
     return f"{statistics.median(values):.0f} {unit}" if values else "–"
+
+
+# --- selection weights --------------------------------------------------------------------------------------------
+
+def weight_sliders(weights: dict[str, float], on_change: Callable[[dict[str, float]], None]) -> Selection[dict[str, float]]:
+    """One 0-1 slider per selection dimension; `on_change(weights)` runs once now and again after every move.
+
+    Headless: prints the weights and calls `on_change` once; `.value` is the current weights.
+    """
+    if not is_live():
+        print("Weights:", ", ".join(f"{name} {value:g}" for name, value in weights.items()),
+              "(headless: change WEIGHTS in the parameters cell)")
+        on_change(dict(weights))
+        return Selection(dict(weights))
+    import ipywidgets as w
+
+    sliders = {name: w.FloatSlider(value=value, min=0, max=1, step=0.05, description=name, continuous_update=False)
+               for name, value in weights.items()}
+    output = w.Output()
+
+    def current() -> dict[str, float]:
+        return {name: slider.value for name, slider in sliders.items()}
+
+    def redraw(_: object = None) -> None:
+        output.clear_output(wait=True)
+        with output:
+            on_change(current())
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    _show(w.VBox([*sliders.values(), output]))
+    redraw()
+    return Selection(dict(weights), current)

@@ -15,7 +15,7 @@ import pytest
 from helpers.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ["00_setup_check", "01_list_models", "02_download_and_cache", "03_run_and_probe", "04_benchmark"]
+EXPECTED = ["00_setup_check", "01_list_models", "02_download_and_cache", "03_run_and_probe", "04_benchmark", "05_compare"]
 
 
 def _asserts(source: str) -> bool:

@@ -28,3 +28,30 @@ def smol(lab):
     model, _ = runtime.get_model(SMOL, runtime=lab)
     runtime.load(model)
     return model
+
+
+@pytest.fixture
+def served_smol(lab):
+    """`python -m helpers serve` for SmolLM2 int4 in another process; yields (root URL, server pid)."""
+    import subprocess
+    import sys
+    import time
+
+    from helpers import paths
+
+    server = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--models", SMOL, "--port", "0"],
+                              cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "FOUNDRY_LAB_PORT": "0"})
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            assert line, "serve exited early"
+            if line.startswith("Serving OpenAI-compatible API at "):
+                url = line.split(" at ")[1].split("/v1")[0]
+        assert url and url.startswith("http://127.0.0.1:"), "serve did not report its URL in time"
+        yield url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -6,7 +6,6 @@ Bad inputs (not a model folder, unsupported architecture, corrupted GGUF, ...) a
 """
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -88,29 +87,16 @@ def endpoint_entry(monkeypatch: pytest.MonkeyPatch, name: str, url: str) -> None
     monkeypatch.setattr(config, "load_models", lambda *args: patched)
 
 
-def test_endpoint_runner_against_the_kit_web_service_in_another_process(lab, tmp_path, monkeypatch):
+def test_endpoint_runner_against_the_kit_web_service_in_another_process(served_smol, tmp_path, monkeypatch):
     """--endpoint for a whole run, and a models.json endpoint entry side by side with an in-process model."""
-    server = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--models", SMOL, "--port", "0"],
-                              cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "FOUNDRY_LAB_PORT": "0"})
-    try:
-        url = None
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            assert line, "serve exited early"
-            if line.startswith("Serving OpenAI-compatible API at "):
-                url = line.split(" at ")[1].split("/v1")[0]
-        run = benchmark.run_benchmark(models=[SMOL], prompts="smoke", rounds=1, warmup=0, max_tokens=12,
-                                      target="http", endpoint=url, server_pid=server.pid, out_dir=tmp_path,
-                                      progress=False)
-        endpoint_entry(monkeypatch, SMOL, url)
-        mixed = benchmark.run_benchmark(models=["smollm2-135m-instruct-int8", SMOL], prompts="smoke", rounds=1,
-                                        warmup=0, max_tokens=12, target="inprocess", out_dir=tmp_path / "mixed",
-                                        progress=False)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    url, server_pid = served_smol
+    run = benchmark.run_benchmark(models=[SMOL], prompts="smoke", rounds=1, warmup=0, max_tokens=12,
+                                  target="http", endpoint=url, server_pid=server_pid, out_dir=tmp_path,
+                                  progress=False)
+    endpoint_entry(monkeypatch, SMOL, url)
+    mixed = benchmark.run_benchmark(models=["smollm2-135m-instruct-int8", SMOL], prompts="smoke", rounds=1,
+                                    warmup=0, max_tokens=12, target="inprocess", out_dir=tmp_path / "mixed",
+                                    progress=False)
     row = run.summary.iloc[0]
     assert row["status"] == "ok" and row["n"] == row["n_planned"] and row["model_id"] == f"{SMOL}:1"
     assert row["peak_rss_mb"] > 50, "the server's memory is sampled through --server-pid"

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -82,30 +81,16 @@ def test_http_and_inprocess_give_the_same_answer_at_temperature_zero(lab, smol):
     assert over_http.text == in_process.text
 
 
-def test_external_endpoint_mode(lab, monkeypatch):
+def test_external_endpoint_mode(served_smol, monkeypatch):
     """FOUNDRY_LOCAL_ENDPOINT: the same code talks to a web service started by another process."""
-    server = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--models", SMOL, "--port", "0"],
-                              cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "FOUNDRY_LAB_PORT": "0"})
-    try:
-        url = None
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            assert line, "serve exited early"
-            if line.startswith("Serving OpenAI-compatible API at "):
-                url = line.split(" at ")[1].split("/v1")[0]
-        assert url and url.startswith("http://127.0.0.1:")
-        monkeypatch.setenv(runtime.ENDPOINT_ENV, url + "/v1")
-        assert runtime.web_service_url() == url
-        client = runtime.openai_client()
-        model_id = runtime.http_model_id(SMOL, client)
-        assert model_id == f"{SMOL}:1"
-        trial = time_openai_chat(client, model_id, HELLO, max_tokens=12)
-        assert trial.error is None and trial.text.strip() and trial.tokens_source == "usage"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    url, _ = served_smol
+    monkeypatch.setenv(runtime.ENDPOINT_ENV, url + "/v1")
+    assert runtime.web_service_url() == url
+    client = runtime.openai_client()
+    model_id = runtime.http_model_id(SMOL, client)
+    assert model_id == f"{SMOL}:1"
+    trial = time_openai_chat(client, model_id, HELLO, max_tokens=12)
+    assert trial.error is None and trial.text.strip() and trial.tokens_source == "usage"
 
 
 def test_gpu_request_on_cpu_machine_says_what_is_missing(lab):

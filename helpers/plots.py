@@ -161,6 +161,7 @@ def quality_vs_latency(comparison: pd.DataFrame) -> Figure:
     ax.grid(alpha=0.3)
     front = data[data["pareto"].astype(bool)].sort_values("e2e_ms_p95")
     ax.step(front["e2e_ms_p95"], front["mean_facet_score"], where="post", color=_OUTLIER_COLOR, alpha=0.6,
+            marker="o", markersize=14, markerfacecolor="none",
             label="Pareto front (no model is both faster and better)")
     ax.scatter(data["e2e_ms_p95"], data["mean_facet_score"], s=60, color=_POINT_COLOR, zorder=3, label="model")
     for row in data.itertuples():

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ModelsConfig
+from .report import measured_trials
 
 Direction = Literal["lower", "higher"]
 
@@ -286,7 +287,7 @@ def answer_diffs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
     key = ["model", "prompt_id", "round"]
 
     def answers(trials: pd.DataFrame) -> pd.DataFrame:
-        measured = trials[~trials["warmup"].astype(bool) & trials["ok"].astype(bool)]
+        measured = measured_trials(trials, ok_only=True)
         return measured[key + ["text"]].drop_duplicates(key, keep="last")
 
     paired = answers(baseline).merge(answers(candidate), on=key, suffixes=("_baseline", "_candidate"))

@@ -53,12 +53,11 @@ def file_sha256(path: Path) -> str:
 
 def requirements_hash() -> str:
     """Identifies the converter pins; part of every build's inputs."""
-    return hashlib.sha256(REQUIREMENTS_FILE.read_bytes()).hexdigest()
+    return file_sha256(REQUIREMENTS_FILE)
 
 
 def converter_python() -> Path:
-    venv_dir = paths.converter_venv_dir()
-    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return paths.venv_python(paths.converter_venv_dir())
 
 
 def _existing(path: Path) -> Path:

@@ -8,6 +8,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 HOME_ENV = "FOUNDRY_LAB_HOME"
 
 
+def venv_python(venv_dir: Path) -> Path:
+    """The interpreter inside a virtual environment, on Windows and elsewhere."""
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
 def kit_home() -> Path:
     """The kit's own folder (default `<repo>/.lab`); every runtime file lives below it."""
     return Path(os.environ.get(HOME_ENV) or REPO_ROOT / ".lab").expanduser().resolve()

@@ -16,6 +16,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .report import measured_trials
+
 MB_LABEL = "MB (10^6 bytes)"
 _OUTLIER_COLOR = "#d62728"
 _POINT_COLOR = "#1f77b4"
@@ -36,14 +38,9 @@ def _models(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["model"]))
 
 
-def _measured_ok(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials that enter the statistics: not warm-ups, completed without error."""
-    return trials[~trials["warmup"].astype(bool) & trials["ok"].astype(bool)]
-
-
 def _distribution(trials: pd.DataFrame, metric: str, outlier_column: str, title: str, xlabel: str) -> Figure:
     """Box plot (Tukey whiskers, 1.5 IQR) per model with every trial drawn on top; IQR outliers in red."""
-    data = _measured_ok(trials)
+    data = measured_trials(trials, ok_only=True)
     models = _models(trials)
     fig, ax = _figure(len(models), title)
     rng = np.random.default_rng(0)  # fixed jitter: the same data draws the same picture

@@ -214,15 +214,15 @@ def trials_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     trials = trials.astype({"ok": bool, "warmup": bool, "truncated": bool})
     trials["outlier_e2e"] = False
     trials["outlier_ttft"] = False
-    for _, group in _measured(trials, ok_only=True).groupby(["model", "prompt_id"]):
+    for _, group in measured_trials(trials, ok_only=True).groupby(["model", "prompt_id"]):
         trials.loc[group.index, "outlier_e2e"] = iqr_outliers(group["e2e_ms"].tolist())
         trials.loc[group.index, "outlier_ttft"] = iqr_outliers(group["ttft_ms"].tolist())
     return trials
 
 
-def _measured(trials: pd.DataFrame, ok_only: bool = False) -> pd.DataFrame:
+def measured_trials(trials: pd.DataFrame, ok_only: bool = False) -> pd.DataFrame:
     """Trials that count for statistics: not warm-ups (and, with ok_only, completed without error)."""
-    keep = ~trials["warmup"] & (trials["ok"] if ok_only else True)
+    keep = ~trials["warmup"].astype(bool) & (trials["ok"].astype(bool) if ok_only else True)
     return trials[keep]
 
 
@@ -260,7 +260,7 @@ def model_status(lookup_status: str | None, measured: pd.DataFrame, planned: int
 
 def model_summary(trials: pd.DataFrame, models: pd.DataFrame, planned: int) -> pd.DataFrame:
     """One row per model: status, counts and the statistics of its successful measured trials."""
-    measured = _measured(trials)
+    measured = measured_trials(trials)
     succeeded = measured[measured["ok"]]
     stats = summarize(succeeded, "model", TRIAL_METRICS).set_index("model")
     stats = stats.rename(columns=lambda c: c.replace("_tps_p50", "_tps_median"))
@@ -292,7 +292,7 @@ def model_summary(trials: pd.DataFrame, models: pd.DataFrame, planned: int) -> p
 
 def prompt_summary(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per model x prompt: counts, outliers, and the statistics of its successful measured trials."""
-    measured = _measured(trials)
+    measured = measured_trials(trials)
     if measured.empty:
         return pd.DataFrame(columns=PER_PROMPT_COLUMNS)
     succeeded = measured[measured["ok"]]

@@ -7,24 +7,18 @@ inside that environment. A second run does nothing but check.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import time
 import venv
 from pathlib import Path
 
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, venv_python
 
 VENV_DIR = REPO_ROOT / ".venv"
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
 STAMP = VENV_DIR / ".requirements.sha256"
 MIN_PYTHON = (3, 11)
-
-
-def venv_python(venv_dir: Path = VENV_DIR) -> Path:
-    """The interpreter inside a virtual environment, on Windows and elsewhere."""
-    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def _requirements_hash() -> str:
@@ -33,7 +27,7 @@ def _requirements_hash() -> str:
 
 def ensure_venv() -> Path:
     """Create `.venv` and install requirements.txt unless the same file was installed already."""
-    python = venv_python()
+    python = venv_python(VENV_DIR)
     if not python.exists():
         print(f"[setup] creating virtual environment {VENV_DIR}")
         venv.EnvBuilder(with_pip=True).create(VENV_DIR)

@@ -31,7 +31,9 @@ import numpy as np
 from foundry_local_sdk import ChatSession, MessageItem, Request, RequestOptions, SearchOptions, TextItem
 
 from helpers import runtime
-from helpers.benchmark import EndpointModel, Generation, LocalModel, LocalModelOverHttp, PeakRssSampler
+from helpers.bench.memory import PeakRssSampler
+from helpers.bench.settings import Generation
+from helpers.bench.targets import EndpointModel, LocalModel, LocalModelOverHttp
 from helpers.config import resolve_prompt_set
 from helpers.stats import median_ci95
 from helpers.timing import _is_answer_text, _TrialRecorder

@@ -18,7 +18,7 @@ import argparse
 import pandas as pd
 
 from helpers import runtime
-from helpers.benchmark import run_benchmark
+from helpers.bench.session import run_benchmark
 from helpers.paths import REPO_ROOT
 from helpers.stats import summarize
 

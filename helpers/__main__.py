@@ -7,9 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .devices import DEVICES  # standard library only, like everything imported here before the verb is known
+from .lists import comma_list
+
 
 def _models(value: str | None) -> list[str] | None:
-    return [m.strip() for m in value.split(",") if m.strip()] if value else None
+    return comma_list(value) or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,14 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--models", help="comma list (default: models.json defaults for offline/online)")
     pre.add_argument("--json", action="store_true", help="machine-readable output")
     pre.add_argument("--no-http", action="store_true", help="skip the web service checks")
-    pre.add_argument("--device", default="auto", choices=["cpu", "gpu", "auto"])
+    pre.add_argument("--device", default="auto", choices=DEVICES)
 
     verbs.add_parser("catalog", help="list every model the kit can see")
     cache = verbs.add_parser("cache", help="list the model cache, or remove a model from it")
     cache.add_argument("--remove", metavar="MODEL")
     download = verbs.add_parser("download", help="download a catalog model (progress bar)")
     download.add_argument("model")
-    download.add_argument("--device", default="auto", choices=["cpu", "gpu", "auto"])
+    download.add_argument("--device", default="auto", choices=DEVICES)
 
     serve = verbs.add_parser("serve", help="serve models over the OpenAI-compatible API on 127.0.0.1")
     serve.add_argument("--models", help="comma list to load (default: models.json offline defaults)")
@@ -58,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="inprocess SDK or an OpenAI-compatible endpoint (default: http when an endpoint is set)")
     bench.add_argument("--endpoint", help="base URL of another OpenAI-compatible server (default: the built-in one)")
     bench.add_argument("--server-pid", type=int, help="process id of the --endpoint server, to sample its memory")
-    bench.add_argument("--device", choices=["cpu", "gpu", "auto"], help="device (default auto)")
+    bench.add_argument("--device", choices=DEVICES, help="device (default auto)")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
-    bench.add_argument("--out", help="run folder (default: reports/latest in the repository)")
+    bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")
     bench.add_argument("--resume", action="store_true", help="continue the run in --out without redoing trials")
 
     byom = verbs.add_parser("byom", help="bring your own model: convert a GGUF / HF folder / HF repo id, register, probe")
@@ -92,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.verb == "setup":
-        from .setup_env import setup as run_setup
+        from .build.setup_env import setup as run_setup
 
         return run_setup(force=args.force, build_models=not args.skip_models)
     if args.verb == "build":
-        from .bundled import build_bundled
+        from .build.bundled import build_bundled
 
         build_bundled(_models(args.models), force=args.force)
         return 0
@@ -105,11 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return preflight_main(_models(args.models), args.json, not args.no_http, args.device)
     if args.verb == "bench":
-        from .benchmark import main as bench_main
+        from .bench.cli import main as bench_main
 
         return bench_main(args)
     if args.verb == "byom":
-        from .byom import main as byom_main
+        from .build.byom import main as byom_main
 
         return byom_main(args)
     if args.verb == "route":
@@ -123,16 +126,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from . import runtime
+    from . import catalog_tables, runtime
 
     pd.set_option("display.width", 200)
     if args.verb == "catalog":
-        print(runtime.list_catalog().to_string(index=False))
+        print(catalog_tables.list_catalog().to_string(index=False))
     elif args.verb == "cache":
         if args.remove:
             runtime.remove_from_cache(args.remove)
             print(f"removed {args.remove} from the cache")
-        print(runtime.cache_table().to_string(index=False))
+        print(catalog_tables.cache_table().to_string(index=False))
         print(f"cache folder: {runtime.paths.model_cache_dir()}")
     elif args.verb == "download":
         print(runtime.download(args.model, args.device))

@@ -34,8 +34,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .bench.summary import measured_trials
 from .config import ModelsConfig
-from .report import measured_trials
 
 Direction = Literal["lower", "higher"]
 

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUN_DIR = REPO_ROOT / "reports" / "latest"  # where `bench` writes and `route` reads when no folder is given
 HOME_ENV = "FOUNDRY_LAB_HOME"
 
 

@@ -1,6 +1,6 @@
 """Benchmark charts: one function per chart, each taking the benchmark's DataFrames and returning a Figure.
 
-Inputs are the tables of `helpers.report.BenchmarkRun`: `trials` (one row per request: `model`, `warmup`, `ok`,
+Inputs are the tables of `helpers.bench.summary.BenchmarkRun`: `trials` (one row per request: `model`, `warmup`, `ok`,
 `ttft_ms`, `e2e_ms`, `outlier_ttft`, `outlier_e2e`, ...) and `summary` (one row per model: `decode_tps_median`
 and its `_ci95_low/_high`, `load_s`, `peak_rss_mb`, `rss_before_mb`, `disk_mb`, ...). Distributions use the
 trials the statistics use: measured (not warm-up) and successful.
@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .report import measured_trials
+from .bench.summary import measured_trials
 
 MB_LABEL = "MB (10^6 bytes)"
 _OUTLIER_COLOR = "#d62728"

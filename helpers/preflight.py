@@ -5,21 +5,20 @@ in-process and over HTTP. Each failure comes with the fix. Used by `python -m he
 """
 from __future__ import annotations
 
-import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib import metadata
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from . import runtime
 from .config import resolve_prompt_set
 from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
+from .versions import versions
 
 if TYPE_CHECKING:
     import pandas as pd
     from openai import OpenAI
 
 PROBE_MAX_TOKENS = 16
-PACKAGES = ("foundry-local-sdk", "onnxruntime", "onnxruntime-genai-core", "openai", "numpy", "pandas")
 
 
 @dataclass
@@ -31,17 +30,6 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
-
-
-def versions() -> dict[str, str]:
-    """Python and the kit's key packages."""
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "missing"
-    return found
 
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
@@ -92,7 +80,7 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
     return checks
 
 
-def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> "OpenAI | None":
+def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> OpenAI | None:
     """The OpenAI-compatible endpoint answers and lists models; returns a client, or None when it does not."""
     external = runtime.external_endpoint()
     fix = (f"Start the server at {external} or unset {runtime.ENDPOINT_ENV}." if external
@@ -106,7 +94,7 @@ def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> "OpenAI | No
 
 
 def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device: str,
-                 messages: list[dict[str, str]], client: "OpenAI | None") -> None:
+                 messages: list[dict[str, str]], client: OpenAI | None) -> None:
     """Find, load, probe in-process and over HTTP, unload one model."""
     try:
         model, choice = runtime.get_model(name, device, rt)
@@ -127,7 +115,7 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
     runtime.unload(model)
 
 
-def as_table(checks: list[Check]) -> "pd.DataFrame":
+def as_table(checks: list[Check]) -> pd.DataFrame:
     """The checklist as a DataFrame (PASS/FAIL first column)."""
     import pandas as pd
 

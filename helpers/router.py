@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import paths
+from .bench.results import SUMMARY_CSV
+from .build.convert import MANIFEST_NAME
 from .config import load_models
-from .convert import MANIFEST_NAME
+from .lists import comma_list
 
 if TYPE_CHECKING:
     import argparse
 
-LATEST_SUMMARY = paths.REPO_ROOT / "reports" / "latest" / "summary.csv"
+LATEST_SUMMARY = paths.DEFAULT_RUN_DIR / SUMMARY_CSV
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,10 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
     return Route(chosen.name, reasons, rejected, frame)
 
 
-def main(args: "argparse.Namespace") -> int:
+def main(args: argparse.Namespace) -> int:
     """CLI entry (`python -m helpers route`): 0 when a model fits, 1 when none does."""
-    decision = route([c.strip() for c in args.capabilities.split(",") if c.strip()], args.max_p95_ms,
-                     args.max_memory_mb, [x.strip() for x in args.licenses.split(",")] if args.licenses else None,
+    decision = route(comma_list(args.capabilities), args.max_p95_ms,
+                     args.max_memory_mb, comma_list(args.licenses) or None,
                      args.summary)
     print(decision)
     return 0 if decision.model else 1

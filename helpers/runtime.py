@@ -12,8 +12,6 @@ import shutil
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +22,6 @@ from .devices import DeviceChoice, choose_device, gpu_providers
 from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
 
 if TYPE_CHECKING:
-    import pandas as pd
     from foundry_local_sdk import FoundryLocalManager, IModel
     from openai import OpenAI
 
@@ -270,13 +267,14 @@ def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None
         hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `python -m helpers catalog`"
         known = ", ".join(sorted(rt.bundled)) or "none built"
         raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Bundled models: {known}.")
-    variants = [(_device_of(v), v) for v in model.variants]
+    variants = [(device_of(v), v) for v in model.variants]
     choice = choose_device(device, gpu_providers(rt.manager), [(d, v.id) for d, v in variants])
     model.select_variant(next(v for _, v in variants if v.id == choice.variant_id))
     return model, choice
 
 
-def _device_of(model: "IModel") -> str:
+def device_of(model: "IModel") -> str:
+    """`cpu`, `gpu` or `npu`: the device a catalog variant runs on (CPU when the catalog does not say)."""
     runtime = model.info.runtime
     return (runtime.device_type.value if runtime and runtime.device_type else "CPU").lower()
 
@@ -320,44 +318,11 @@ def model_dir(model: "IModel", runtime: LabRuntime | None = None) -> Path | None
 
 
 def disk_mb(path: Path | None) -> float | None:
-    """Size of the files under `path` in MB (links followed), None when there is no folder."""
+    """Size of the files under `path` in MB = 10^6 bytes (links followed), None when there is no folder."""
     if path is None or not path.exists():
         return None
     total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return round(total / 1e6, 1)
-
-
-def list_catalog(runtime: LabRuntime | None = None) -> "pd.DataFrame":
-    """Every model variant the kit can see, one row each, bundled ones first."""
-    import pandas as pd
-
-    rt = runtime or start()
-    entries = load_models().models
-    rows = []
-    for model in rt.manager.get_catalog().list_models():
-        for variant in model.variants:
-            info = variant.info
-            bundled = info.alias in rt.bundled
-            entry = entries.get(info.alias)
-            rows.append(
-                {
-                    "alias": info.alias,
-                    "id": info.id,
-                    "device": _device_of(variant),
-                    "execution_provider": info.runtime.execution_provider if info.runtime else "",
-                    "size_mb": disk_mb(rt.bundled[info.alias].path) if bundled else info.file_size_mb,
-                    "license": info.license or (entry.license if entry else None),
-                    "task": info.task,
-                    "context_length": rt.bundled[info.alias].context_length if bundled else info.context_length,
-                    "cached": variant.is_cached,
-                    "loaded": variant.is_loaded,
-                    "source": rt.bundled[info.alias].source if bundled else "catalog",
-                }
-            )
-    columns = ["alias", "id", "device", "execution_provider", "size_mb", "license", "task", "context_length", "cached", "loaded", "source"]
-    table = pd.DataFrame(rows, columns=columns)
-    order = table.source.map({"bundled": 0, "converted": 1, "catalog": 2})
-    return table.assign(_order=order).sort_values(["_order", "alias"], ignore_index=True).drop(columns="_order")
 
 
 def download(name: str, device: str = "auto", progress: bool = True, cancel: threading.Event | None = None) -> Path | None:
@@ -374,19 +339,6 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
     with tqdm(total=100, unit="%", desc=f"download {model.id}", disable=not progress) as bar:
         model.download(lambda pct: bar.update(max(0.0, pct - bar.n)), cancel)
     return model_dir(model, rt)
-
-
-def cache_table(runtime: LabRuntime | None = None) -> "pd.DataFrame":
-    """Models in the kit's cache with their folder and size on disk."""
-    import pandas as pd
-
-    rt = runtime or start()
-    rows = [
-        {"alias": m.alias, "id": m.id, "source": rt.bundled[m.alias].source if m.alias in rt.bundled else "catalog",
-         "path": str(model_dir(m, rt) or ""), "size_mb": disk_mb(model_dir(m, rt))}
-        for m in rt.manager.get_catalog().get_cached_models()
-    ]
-    return pd.DataFrame(rows, columns=["alias", "id", "source", "path", "size_mb"])
 
 
 def remove_from_cache(name: str) -> None:
@@ -431,7 +383,7 @@ def web_service_url(runtime: LabRuntime | None = None) -> str:
     return rt.manager.urls[0]
 
 
-def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> "OpenAI":
+def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> OpenAI:
     """An `openai.OpenAI` client for the endpoint; the key comes from FOUNDRY_LOCAL_API_KEY when a server needs one."""
     from openai import OpenAI
 
@@ -439,45 +391,13 @@ def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> "Ope
     return OpenAI(base_url=f"{url}/v1", api_key=os.environ.get(API_KEY_ENV) or "not-needed", timeout=timeout_s, max_retries=0)
 
 
-def http_model_id(name: str, client: "OpenAI") -> str:
+def http_model_id(name: str, client: OpenAI) -> str:
     """The id the server lists for an alias (`smollm2-…-int4` -> `smollm2-…-int4:1`); names pass through otherwise."""
     ids = [m.id for m in client.models.list()]
     if name in ids:
         return name
     matches = [i for i in ids if i.split(":")[0] == name]
     return matches[0] if matches else name
-
-
-def http_load(base_url: str, name: str, timeout_s: float = 600.0) -> float | None:
-    """Ask a Foundry Local service to load a model (v2 `/models/load/{alias}`, older `/openai/load/{name}`).
-
-    Returns seconds taken, or None when the server has no such route (plain OpenAI-compatible servers).
-    """
-    return _service_route(base_url, ("/models/load/", "/openai/load/"), name, timeout_s)
-
-
-def http_unload(base_url: str, name: str, timeout_s: float = 60.0) -> float | None:
-    """Ask a Foundry Local service to unload a model (v2 `/models/unload/{alias}`, older `/openai/unload/{name}`).
-
-    Returns seconds taken, or None when the server has no such route.
-    """
-    return _service_route(base_url, ("/models/unload/", "/openai/unload/"), name, timeout_s)
-
-
-def _service_route(base_url: str, prefixes: tuple[str, ...], name: str, timeout_s: float) -> float | None:
-    """GET the first management route (prefix + name) the server has; seconds taken, None when none exists."""
-    for prefix in prefixes:
-        route = prefix + name
-        started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(base_url.rstrip("/") + route, timeout=timeout_s) as reply:
-                reply.read()
-            return time.perf_counter() - started
-        except urllib.error.HTTPError as exc:
-            if exc.code not in (404, 405):  # no such route: not a Foundry Local service
-                detail = exc.read().decode(errors="replace")[:300]
-                raise RuntimeError(f"{base_url}{route} answered HTTP {exc.code}: {detail}") from exc
-    return None
 
 
 def serve(models: list[str], port: int | None = None) -> None:
@@ -491,3 +411,12 @@ def serve(models: list[str], port: int | None = None) -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         print("stopped")
+
+
+def __getattr__(name: str) -> object:
+    """`runtime.list_catalog` and `runtime.cache_table`, as notebooks call them, live in `helpers.catalog_tables`."""
+    if name in ("list_catalog", "cache_table"):
+        from . import catalog_tables
+
+        return getattr(catalog_tables, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

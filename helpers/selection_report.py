@@ -4,8 +4,9 @@
 license (`compare.comparison_table`), ranks the models with the weights, estimates cost and energy, and, given a
 baseline run, compares the two. `write_reports(selection)` writes next to results.jsonl:
 
-- `summary.csv` (the benchmark summary), `summary.json` (everything, as JSON),
-- `benchmark_report.md` (the benchmark report with the selection sections appended, linking the charts),
+- through their one writer `bench.outputs.write_run_files`: `summary.csv` (the benchmark summary),
+  `summary.json` (everything, as JSON), `benchmark_report.md` (the benchmark report with the selection sections
+  appended, linking the charts),
 - `quality_scores.csv`, `comparison.csv`, `energy_estimate.csv` (and `run_comparison.csv`, `answer_diffs.csv`
   with a baseline),
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
@@ -18,22 +19,23 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from . import compare, energy, plots, quality
+from .bench.markdown import CONSOLE_COLUMNS, console_table, markdown_table
+from .bench.outputs import write_run_files
+from .bench.results import RunFolderError
+from .bench.summary import BenchmarkRun, json_records, load_run
 from .config import ConfigError, ModelsConfig, PromptSet, load_models, resolve_prompt_set
-from .report import (CONSOLE_COLUMNS, SUMMARY_JSON, BenchmarkRun, RunFolderError, console_table,
-                     load_run, markdown_table)
+from .lists import comma_list
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"
@@ -188,7 +190,7 @@ def _inline_markdown(text: str) -> str:
 def to_html(selection: Selection) -> str:
     """A self-contained HTML report: tables, the recommendation, and every chart as a base64 PNG data URI."""
     run = selection.run
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
     sections = [
         f"<h1>Model selection report</h1><p class='note'>Generated {generated} from "
         f"<code>{html.escape(str(run.out_dir))}</code>; prompt set "
@@ -217,25 +219,22 @@ def to_html(selection: Selection) -> str:
 
 # --- writing --------------------------------------------------------------------------------------------------------
 
-def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
-    return [] if frame is None or frame.empty else json.loads(frame.to_json(orient="records"))
-
-
 def write_reports(selection: Selection) -> dict[str, Path]:
-    """Write every report file into the run folder (see the module docstring); returns their paths by kind."""
+    """Write every report file into the run folder (see the module docstring); returns their paths by kind.
+
+    summary.csv, summary.json and benchmark_report.md go through their one writer, `bench.outputs.write_run_files`,
+    with the selection's sections and data added; this function is the one writer of the other files.
+    """
     run, out = selection.run, selection.run.out_dir
-    written = run.write()
+    extra_json = {
+        "quality": json_records(selection.quality), "comparison": json_records(selection.ranked),
+        "weights": selection.weights, "energy_estimate": json_records(selection.energy),
+        "recommendation": selection.recommendation, "run_comparison": json_records(selection.run_comparison),
+    }
+    written = write_run_files(run, selection_markdown(selection), extra_json)
     for name, figure in selection.figures.items():
         written[f"chart_{name}"] = out / chart_file(name)
         figure.savefig(written[f"chart_{name}"], dpi=100)
-    written["markdown"].write_text(run.to_markdown() + "\n" + selection_markdown(selection), encoding="utf-8")
-    payload = run.to_json() | {
-        "quality": _records(selection.quality), "comparison": _records(selection.ranked),
-        "weights": selection.weights, "energy_estimate": _records(selection.energy),
-        "recommendation": selection.recommendation, "run_comparison": _records(selection.run_comparison),
-    }
-    written["json"] = out / SUMMARY_JSON
-    written["json"].write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     tables = {"quality_scores": (QUALITY_CSV, selection.scores), "comparison": (COMPARISON_CSV, selection.ranked),
               "energy": (ENERGY_CSV, selection.energy), "run_comparison": (RUN_COMPARISON_CSV, selection.run_comparison),
               "answer_diffs": (ANSWER_DIFFS_CSV, selection.answer_diffs)}
@@ -251,7 +250,7 @@ def write_reports(selection: Selection) -> dict[str, Path]:
 def parse_weights(text: str | None) -> dict[str, float]:
     """'quality=0.5,latency=0.3' -> {'quality': 0.5, 'latency': 0.3}; raises ValueError naming a bad entry."""
     weights: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+    for item in comma_list(text):
         name, _, value = item.partition("=")
         try:
             weights[name.strip()] = float(value)

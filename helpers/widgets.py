@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
+from .bench.summary import planned_trials
 from .config import resolve_prompt_set
 from .devices import DEVICES, gpu_providers
 from .timing import TrialTiming, time_inprocess_chat
@@ -28,7 +29,7 @@ from .timing import TrialTiming, time_inprocess_chat
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
 
-    from .benchmark import BenchConfig
+    from .bench.settings import BenchConfig
 
 HEADLESS_ENV = "FOUNDRY_LAB_HEADLESS"
 T = TypeVar("T")
@@ -54,7 +55,7 @@ def _show(*items: Any) -> None:
     display(*items)
 
 
-class Selection(Generic[T]):
+class WidgetValue(Generic[T]):
     """A choice a later cell reads with `.value`: the widget's current value when live, the default otherwise."""
 
     def __init__(self, default: T, read: Callable[[], T] | None = None) -> None:
@@ -81,7 +82,7 @@ def _model_labels(catalog: pd.DataFrame, selected: list[str]) -> dict[str, str]:
     return labels
 
 
-def model_picker(catalog: pd.DataFrame, selected: list[str]) -> Selection[list[str]]:
+def model_picker(catalog: pd.DataFrame, selected: list[str]) -> WidgetValue[list[str]]:
     """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases."""
     labels = _model_labels(catalog, selected)
     if not is_live():
@@ -89,14 +90,14 @@ def model_picker(catalog: pd.DataFrame, selected: list[str]) -> Selection[list[s
         for name in selected:
             print("  " + labels[name])
         print("(headless: change the list in the parameters cell)")
-        return Selection(list(selected))
+        return WidgetValue(list(selected))
     import ipywidgets as w
 
     box = w.SelectMultiple(options=[(label, alias) for alias, label in labels.items()], value=tuple(selected),
                            rows=min(10, len(labels)), description="Models", layout=w.Layout(width="95%"))
     hint = w.HTML("Ctrl/Cmd-click to choose several, then run the cells below again.")
     _show(w.VBox([box, hint]))
-    return Selection(list(selected), lambda: list(box.value))
+    return WidgetValue(list(selected), lambda: list(box.value))
 
 
 # --- device toggle ------------------------------------------------------------------------------------------------
@@ -109,18 +110,18 @@ def gpu_status(manager: Any | None = None) -> str:
     return "No GPU execution provider here: 'gpu' runs on the CPU and says why; 'auto' picks the CPU silently."
 
 
-def device_toggle(default: str = "auto", manager: Any | None = None) -> Selection[str]:
+def device_toggle(default: str = "auto", manager: Any | None = None) -> WidgetValue[str]:
     """Choose `cpu`, `gpu` or `auto`, with what is available shown next to it; `.value` is the choice."""
     status = gpu_status(manager)
     if not is_live():
         print(f"Device: {default}. {status}")
-        return Selection(default)
+        return WidgetValue(default)
     import ipywidgets as w
 
     toggle = w.ToggleButtons(options=list(DEVICES), value=default, description="Device",
                              tooltips=["always the CPU", "a GPU variant where one can run", "GPU if possible, else CPU"])
     _show(w.VBox([toggle, w.HTML(status)]))
-    return Selection(default, lambda: toggle.value)
+    return WidgetValue(default, lambda: toggle.value)
 
 
 # --- chat playground ----------------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def timing_line(timing: TrialTiming) -> str:
 class ChatPlayground:
     """A multi-turn chat with one loaded model, in-process; every answer is timed by `time_inprocess_chat`."""
 
-    def __init__(self, model: "IModel", max_tokens: int, system: str | None = None) -> None:
+    def __init__(self, model: IModel, max_tokens: int, system: str | None = None) -> None:
         self.model = model
         self.max_tokens = max_tokens
         self.system = system
@@ -164,7 +165,7 @@ class ChatPlayground:
         self.turns = []
 
 
-def chat_playground(model: "IModel", prompt: str, max_tokens: int = 128, system: str | None = None) -> ChatPlayground:
+def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: str | None = None) -> ChatPlayground:
     """Answer `prompt` right away, streaming, with TTFT and tok/s; when live, then keep chatting in a text box.
 
     Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
@@ -211,10 +212,10 @@ def chat_playground(model: "IModel", prompt: str, max_tokens: int = 128, system:
 
 # --- live benchmark progress ----------------------------------------------------------------------------------------
 
-def planned_trials(config: "BenchConfig") -> int:
-    """Requests a fresh run of `config` sends through `after_trial`: warm-ups plus rounds × prompts, per model."""
+def run_requests(config: BenchConfig) -> int:
+    """Requests a fresh run of `config` sends through `after_trial`: `bench.summary.planned_trials` per model."""
     prompts = resolve_prompt_set(config.prompts)[1].prompts
-    return len(config.models) * (config.warmup + config.rounds * len(prompts))
+    return len(config.models) * planned_trials(config.rounds, len(prompts), config.warmup)
 
 
 class BenchmarkProgress:
@@ -224,8 +225,8 @@ class BenchmarkProgress:
     decode rate. Headless: one printed line per trial.
     """
 
-    def __init__(self, config: "BenchConfig") -> None:
-        self.total = planned_trials(config)
+    def __init__(self, config: BenchConfig) -> None:
+        self.total = run_requests(config)
         self.done = 0
         self._samples: dict[str, dict[str, list[float]]] = {}
         self._live = is_live()
@@ -271,7 +272,7 @@ def _median_text(values: list[float], unit: str) -> str:
 
 # --- selection weights --------------------------------------------------------------------------------------------
 
-def weight_sliders(weights: dict[str, float], on_change: Callable[[dict[str, float]], None]) -> Selection[dict[str, float]]:
+def weight_sliders(weights: dict[str, float], on_change: Callable[[dict[str, float]], None]) -> WidgetValue[dict[str, float]]:
     """One 0-1 slider per selection dimension; `on_change(weights)` runs once now and again after every move.
 
     Headless: prints the weights and calls `on_change` once; `.value` is the current weights.
@@ -280,7 +281,7 @@ def weight_sliders(weights: dict[str, float], on_change: Callable[[dict[str, flo
         print("Weights:", ", ".join(f"{name} {value:g}" for name, value in weights.items()),
               "(headless: change WEIGHTS in the parameters cell)")
         on_change(dict(weights))
-        return Selection(dict(weights))
+        return WidgetValue(dict(weights))
     import ipywidgets as w
 
     sliders = {name: w.FloatSlider(value=value, min=0, max=1, step=0.05, description=name, continuous_update=False)
@@ -299,4 +300,4 @@ def weight_sliders(weights: dict[str, float], on_change: Callable[[dict[str, flo
         slider.observe(redraw, names="value")
     _show(w.VBox([*sliders.values(), output]))
     redraw()
-    return Selection(dict(weights), current)
+    return WidgetValue(dict(weights), current)

@@ -19,8 +19,9 @@ import pytest
 
 from helpers import paths, runtime
 from helpers.__main__ import main as cli
-from helpers.benchmark import ResumeError, run_benchmark
-from helpers.report import REPORT_MD, RESULTS_FILE, SUMMARY_CSV, SUMMARY_JSON, load_run, read_records
+from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_CSV, SUMMARY_JSON, read_records
+from helpers.bench.session import ResumeError, run_benchmark
+from helpers.bench.summary import load_run
 
 from .conftest import SMOL as SMOLLM2
 from .fixture_server import Script, serve
@@ -133,6 +134,8 @@ def test_http_summary_matches_the_scripted_timings(fixture_endpoint: tuple[Scrip
     assert row["model_id"] == script.model_id  # alias resolved to the listed id
     assert row["ttft_ms_p50"] == pytest.approx(TTFT_S * 1000, abs=TTFT_TOL_MS)
     assert row["tpot_ms_p50"] == pytest.approx(GAP_S * 1000, rel=RELATIVE_TOL)
+    assert row["itl_ms_p50"] == pytest.approx(GAP_S * 1000, rel=RELATIVE_TOL)  # pooled inter-token gaps
+    assert row["itl_ms_p95"] >= row["itl_ms_p50"]
     assert row["decode_tps_median"] == pytest.approx(1 / GAP_S, rel=RELATIVE_TOL)
     assert row["e2e_ms_p50"] == pytest.approx((TTFT_S + (TOKENS - 1) * GAP_S) * 1000, abs=E2E_TOL_MS)
     assert (row["output_tokens_mean"], row["tokens_source"]) == (TOKENS, "usage")

@@ -15,7 +15,8 @@ import time
 import pandas as pd
 import pytest
 
-from helpers import benchmark, byom, bundled, config, convert, paths, runtime
+from helpers import benchmark, config, paths, runtime
+from helpers.build import bundled, byom, convert
 from helpers.timing import time_openai_chat
 
 from .conftest import SMOL

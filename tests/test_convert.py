@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bundled, convert, paths
+from helpers import paths
+from helpers.build import bundled, convert
 
 SMOL_INT4, SMOL_INT8, GEMMA = (b.name for b in bundled.BUNDLED)
 SMOL_GGUF = bundled.BUNDLED[0]
@@ -270,7 +271,7 @@ def test_unknown_precision_and_too_little_disk(tmp_path):
 
 
 def test_convert_module_imports_with_the_standard_library_only():
-    code = ("import sys; import helpers.convert; "
+    code = ("import sys; import helpers.build.convert; "
             "print(sorted(m for m in ('tqdm', 'torch', 'transformers', 'pydantic') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

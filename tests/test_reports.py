@@ -11,9 +11,10 @@ from bs4 import BeautifulSoup
 
 from helpers import plots, selection_report, widgets
 from helpers.__main__ import main as cli
-from helpers.benchmark import run_benchmark
+from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
+from helpers.bench.session import run_benchmark
+from helpers.bench.summary import load_run
 from helpers.config import ConfigError
-from helpers.report import REPORT_MD, RESULTS_FILE, SUMMARY_JSON, load_run
 
 from .conftest import SMOL
 

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from helpers import plots, widgets
-from helpers.benchmark import BenchConfig
+from helpers.bench.settings import BenchConfig
 from helpers.paths import REPO_ROOT
 from helpers.timing import TrialTiming
 

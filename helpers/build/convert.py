@@ -5,7 +5,14 @@ This module runs in the kit's main environment and imports only the standard lib
 created on demand from `converter-requirements.txt`, through the worker script `_convert_worker.py`.
 
 A finished folder holds `kit_model.json`: the build inputs and a sha256 of every file, so
-`is_up_to_date` can tell a complete, unchanged build from a stale, corrupted or interrupted one.
+`is_up_to_date` can tell a complete, unchanged build from a stale, corrupted or interrupted one, plus the source's
+GGUF header facts and each stage's time and peak memory.
+
+The worker runs three times, one process per stage (prepare: header check and dequantization; export: the
+builder; quantize: int4/int8 a few nodes at a time), so no stage holds another's memory. Before it starts,
+free disk and available memory are checked against an estimate for this source (`resource_estimate`), and the
+dequantized Hugging Face folder is deleted when the build is done unless the caller keeps it for a second
+precision of the same source.
 """
 from __future__ import annotations
 
@@ -30,10 +37,20 @@ MANIFEST_FORMAT = 1
 PRECISIONS = ("int4", "int8", "fp16", "fp32")
 VENV_STAMP = "kit-requirements.sha256"
 VENV_NEEDS_MB = 3000  # installed converter environment ~1.3 GB, plus pip's downloads and unpacking
-# Disk estimates: a float32 HF folder is ~4.5-6x its 4-bit GGUF; the ONNX output is this share of the HF folder.
-HF_PER_GGUF_BYTE = 7
-OUTPUT_PER_HF_BYTE = {"int4": 0.35, "int8": 0.6, "fp16": 0.6, "fp32": 1.1}
+STAGES = ("prepare", "export", "quantize")
+DEQUANTIZE_DTYPE = "bfloat16"  # the worker's DEQUANTIZE_DTYPE; part of every GGUF build's inputs
+# Estimates per MB of 4-bit GGUF, measured on Qwen2.5-Coder 0.5B and 1.5B Q4_K_M (ladder-findings.md): the
+# bfloat16 HF folder is ~3.1x the GGUF, the float32 ONNX export twice that; the output is this share of the
+# float32 export. Peak memory of the worst stage: ~1 GB of libraries plus 4.5x the GGUF (bfloat16 weights plus
+# the tensor being converted); 9x when the builder quantizes in one process (tied embeddings).
+HF_PER_GGUF_BYTE = 3.1
+FP32_PER_HF_BYTE = 2.0
+OUTPUT_PER_FP32_BYTE = {"int4": 0.28, "int8": 0.45, "fp16": 0.5, "fp32": 1.0}
+BASE_MEMORY_MB = 1000
+MEMORY_PER_GGUF_BYTE = {"layerwise": 4.5, "one pass": 9.0}
+MEMORY_PER_HF_BYTE = {"layerwise": 1.5, "one pass": 3.0}
 MARGIN_MB = 256
+KEEP_HF_MAX_MB = 1000  # dequantized HF folders up to this size stay cached (a second precision skips dequantizing)
 
 Progress = Callable[[str], None]
 
@@ -148,13 +165,16 @@ def _hash_files(folder: Path, skip: str | None = None) -> dict[str, str]:
 
 
 def conversion_inputs(source: Path, precision: str = "int4", execution_provider: str = "cpu",
-                      context_length: int = 2048, source_sha: str | None = None) -> dict:
+                      context_length: int = 2048, source_sha: str | None = None,
+                      builder_options: dict[str, str] | None = None) -> dict:
     """Everything a build depends on; a change in any of them means the output must be rebuilt."""
     return {
         "source_sha256": source_sha or source_sha256(Path(source)),
         "precision": precision,
         "execution_provider": execution_provider,
         "context_length": context_length,
+        "builder_options": dict(sorted((builder_options or {}).items())),
+        "dequantize_dtype": DEQUANTIZE_DTYPE,
         "converter_requirements_sha256": requirements_hash(),
     }
 
@@ -208,34 +228,67 @@ def hf_cache_dir(gguf_sha: str) -> Path:
     return paths.kit_home() / "hf" / gguf_sha[:16]
 
 
-def _disk_needs(source: Path, hf_dir: Path, precision: str) -> tuple[float, float]:
-    """(MB for the HF folder, MB for the ONNX output)."""
-    if source.is_dir():
-        hf_mb = folder_size_mb(source)
-        return 0.0, hf_mb * OUTPUT_PER_HF_BYTE[precision]
-    if hf_dir.is_dir():
-        return 0.0, folder_size_mb(hf_dir) * OUTPUT_PER_HF_BYTE[precision]
-    hf_mb = source.stat().st_size / 1e6 * HF_PER_GGUF_BYTE
-    return hf_mb, hf_mb * OUTPUT_PER_HF_BYTE[precision]
+def resource_estimate(source: Path, hf_dir: Path, precision: str) -> dict[str, float]:
+    """About how much a build of `source` needs, in MB: `hf_mb` (a new dequantized HF folder; 0 when it exists or
+    the source is a folder), `work_mb` (the float32 export, deleted after quantizing), `output_mb`, and
+    `memory_mb` (peak resident memory of the largest stage, assuming the lean layer-wise path for int4/int8)."""
+    path = "layerwise" if precision in ("int4", "int8") else "one pass"
+    if source.is_dir() or hf_dir.is_dir():
+        hf_existing = folder_size_mb(source if source.is_dir() else hf_dir)
+        hf_new, memory = 0.0, BASE_MEMORY_MB + hf_existing * MEMORY_PER_HF_BYTE[path]
+    else:
+        gguf_mb = source.stat().st_size / 1e6
+        hf_existing, hf_new = 0.0, gguf_mb * HF_PER_GGUF_BYTE
+        memory = BASE_MEMORY_MB + gguf_mb * MEMORY_PER_GGUF_BYTE[path]
+    fp32_mb = (hf_existing or hf_new) * FP32_PER_HF_BYTE
+    return {"hf_mb": round(hf_new), "work_mb": round(fp32_mb if path == "layerwise" else 0.0),
+            "output_mb": round(fp32_mb * OUTPUT_PER_FP32_BYTE[precision]), "memory_mb": round(memory)}
+
+
+def available_memory_mb() -> float:
+    """Memory the system can give a new process now without swapping (psutil `available`), in MB."""
+    import psutil  # the kit's environment has it; imported here so `python -m helpers setup` needs only stdlib
+
+    return psutil.virtual_memory().available / 1e6
+
+
+def _check_memory(step: str, needed_mb: float, what: str) -> None:
+    available = available_memory_mb()
+    if available < needed_mb:
+        raise ConversionError(step, f"{what} needs about {needed_mb / 1e3:,.1f} GB of memory at its peak; "
+                                    f"{available / 1e3:,.1f} GB is available now.",
+                              "Close other programs (notebook kernels, browsers, other conversions) and retry, or "
+                              "convert on a machine with more memory and copy the output folder here.")
 
 
 def convert_model(source: str | Path, out_dir: str | Path, precision: str = "int4", execution_provider: str = "cpu",
                   context_length: int = 2048, info: dict | None = None, progress: Progress = print,
-                  source_sha: str | None = None) -> dict:
+                  source_sha: str | None = None, builder_options: dict[str, str] | None = None,
+                  expect: dict[str, str] | None = None, keep_hf: bool | None = None) -> dict:
     """Build `out_dir` from a GGUF file or a HF model folder; always builds (check `is_up_to_date` first).
 
-    `info` (display name, license, ...) is stored in `kit_model.json` next to the inputs. The output appears
-    only when complete: it is built in a hidden sibling folder and renamed at the end. Returns the manifest.
-    Raises ConversionError naming the failed step and what to do.
+    `info` (display name, license, ...) is stored in `kit_model.json` next to the inputs. `builder_options`
+    are the builder's --extra_options (e.g. {"op_types_to_quantize": "MatMul/Gather"}). `expect` maps GGUF header
+    keys ("general.name", "general.architecture") to the values the source must have; checked before anything is
+    converted. `keep_hf`: keep the dequantized HF folder (True, e.g. for another precision of the same source),
+    delete it (False), or keep it only up to KEEP_HF_MAX_MB (None). The output
+    appears only when complete: it is built in a hidden sibling folder and renamed at the end. Returns the
+    manifest. Raises ConversionError naming the failed step and what to do.
     """
     source, out_dir = Path(source).expanduser().resolve(), Path(out_dir).expanduser().resolve()
     if precision not in PRECISIONS:
         raise ConversionError("inspect", f"unknown precision {precision!r}.", f"Use one of {', '.join(PRECISIONS)}.")
     _check_source(source)
-    inputs = conversion_inputs(source, precision, execution_provider, context_length, source_sha)
+    inputs = conversion_inputs(source, precision, execution_provider, context_length, source_sha, builder_options)
     hf_dir = hf_cache_dir(inputs["source_sha256"])
-    hf_mb, out_mb = _disk_needs(source, hf_dir, precision)
-    _check_disk("inspect", [(hf_dir, hf_mb), (out_dir, out_mb + MARGIN_MB)])
+    need = resource_estimate(source, hf_dir, precision)
+    progress(f"{out_dir.name}: needs about {(need['hf_mb'] + need['work_mb'] + need['output_mb']) / 1e3:,.1f} GB "
+             f"of free disk while building ({need['output_mb'] / 1e3:,.1f} GB kept) and "
+             f"{need['memory_mb'] / 1e3:,.1f} GB of memory at its peak; "
+             f"{shutil.disk_usage(_existing(out_dir)).free / 1e9:,.1f} GB free, "
+             f"{available_memory_mb() / 1e3:,.1f} GB available.")
+    _check_disk("inspect", [(hf_dir, need["hf_mb"]), (out_dir, need["work_mb"] + need["output_mb"] + MARGIN_MB)])
+    _check_memory("inspect", need["memory_mb"], f"Converting {source.name}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     python = ensure_converter_env(progress)
 
@@ -245,12 +298,20 @@ def convert_model(source: str | Path, out_dir: str | Path, precision: str = "int
     start = time.monotonic()
     progress(f"Converting {source.name} -> {out_dir.name} ({precision}, {execution_provider}, "
              f"context {context_length})")
+    arguments = ["--source", str(source), "--hf-dir", str(hf_dir), "--out", str(partial), "--work-dir", str(work),
+                 "--precision", precision, "--execution-provider", execution_provider,
+                 "--context-length", str(context_length),
+                 *(f"--option={key}={value}" for key, value in (builder_options or {}).items()),
+                 *(f"--expect-{key.removeprefix('general.')}={value}" for key, value in (expect or {}).items())]
+    log = _log_path(out_dir.name)
+    log.write_text("", encoding="utf-8")
     try:
         work.mkdir()
-        _run_worker(python, ["--source", str(source), "--hf-dir", str(hf_dir), "--out", str(partial),
-                             "--work-dir", str(work), "--precision", precision,
-                             "--execution-provider", execution_provider, "--context-length", str(context_length)],
-                    _log_path(out_dir.name), progress)
+        report: dict = {"steps": {}, "source_header": None}
+        for stage in STAGES:
+            stage_start = time.monotonic()
+            _run_worker(python, [f"--stage={stage}", *arguments], log, progress, report)
+            report["steps"].setdefault(stage, {})["seconds"] = round(time.monotonic() - stage_start, 1)
         build_seconds = round(time.monotonic() - start, 1)
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -258,8 +319,12 @@ def convert_model(source: str | Path, out_dir: str | Path, precision: str = "int
             "precision": precision,
             "execution_provider": execution_provider,
             "context_length": context_length,
+            "builder_options": dict(builder_options or {}),
             "source_file": source.name,
+            "source_header": report["source_header"],
             "build_seconds": build_seconds,
+            "build_steps": report["steps"],
+            "peak_rss_mb": max((step.get("peak_rss_mb", 0) for step in report["steps"].values()), default=None),
             "size_mb": round(folder_size_mb(partial), 1),
             "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "inputs": inputs,
@@ -270,7 +335,10 @@ def convert_model(source: str | Path, out_dir: str | Path, precision: str = "int
     finally:
         for leftover in (partial, work):
             shutil.rmtree(leftover, ignore_errors=True)
-    progress(f"Built {out_dir} in {build_seconds:.0f} s ({manifest['size_mb']:.0f} MB).")
+        if keep_hf is False or (keep_hf is None and hf_dir.is_dir() and folder_size_mb(hf_dir) > KEEP_HF_MAX_MB):
+            shutil.rmtree(hf_dir, ignore_errors=True)
+    progress(f"Built {out_dir} in {build_seconds:.0f} s ({manifest['size_mb']:.0f} MB, peak memory "
+             f"{manifest['peak_rss_mb'] or 0:,.0f} MB).")
     return manifest
 
 
@@ -284,13 +352,14 @@ def _replace_folder(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_worker(python: Path, arguments: list[str], log: Path, progress: Progress) -> None:
-    """Run the worker in the converter venv; relay its STEP/DONE/SKIP/NOTE lines, raise its ERROR line."""
+def _run_worker(python: Path, arguments: list[str], log: Path, progress: Progress, report: dict) -> None:
+    """Run one worker stage in the converter venv; relay its STEP/DONE/SKIP/NOTE lines, record META (the source
+    header) and PEAK (the stage's peak memory) in `report`, raise its ERROR line."""
     command = [str(python), str(WORKER), *arguments]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     error: ConversionError | None = None
     tail: deque[str] = deque(maxlen=12)
-    with open(log, "w", encoding="utf-8") as log_file, subprocess.Popen(
+    with open(log, "a", encoding="utf-8") as log_file, subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     ) as process:
         try:
@@ -307,6 +376,11 @@ def _run_worker(python: Path, arguments: list[str], log: Path, progress: Progres
                     progress(f"  {step}: skipped, {detail}")
                 elif kind == "NOTE":
                     progress(f"  note: {rest}")
+                elif kind == "META":
+                    report["source_header"] = json.loads(rest)
+                elif kind == "PEAK":
+                    report["steps"].setdefault(step, {})["peak_rss_mb"] = float(detail)
+                    progress(f"  {step}: peak memory {float(detail):,.0f} MB")
                 elif kind == "ERROR":
                     details = json.loads(detail)
                     error = ConversionError(step, details["message"] + f"\n(full log: {log})", details["fix"])

@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--weights", help="selection weights, e.g. quality=0.5,latency=0.3 (others keep defaults)")
     report.add_argument("--watts", type=float, default=30.0, help="power draw for the cost estimate (default 30)")
     report.add_argument("--baseline", help="an earlier run folder to compare with (before/after, CPU/GPU)")
+    report.add_argument("--judge", help="model that grades the answers (default: models.json judge for this world; "
+                                        "'none' to skip)")
 
     args = parser.parse_args(argv)
     if args.verb == "setup":
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "report":
         from .selection_report import main as report_main
 
-        return report_main(args.run_dir, args.weights, args.watts, args.baseline)
+        return report_main(args.run_dir, args.weights, args.watts, args.baseline, args.judge)
 
     import pandas as pd
 

@@ -15,6 +15,11 @@ which every model is equal scores 1 for all, so it cannot decide):
 
 A missing value scores 0 on its dimension (unknown counts as worst) and is listed in the table's `missing` column.
 
+Gates before weights (`apply_gates`, `gated_ranking`): like goodput's SLOs, a model must first meet the
+constraints of the task (a quality floor on the task's prompt set, a memory budget, an allowed license; defaults in
+models.json `gates`); only the models that pass are weighed and ranked, and the report says which gate excluded
+which model. When none passes, nothing is recommended.
+
 Weights: `DEFAULT_WEIGHTS` (quality first, for a summarizer whose answers people read), overridable per call with
 any subset of the six names; they are rescaled to sum to 1.
 
@@ -35,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .bench.summary import measured_trials
-from .config import ModelsConfig
+from .config import ModelsConfig, SelectionGates, size_class
 
 Direction = Literal["lower", "higher"]
 
@@ -63,7 +68,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 # Permissive licenses allow any commercial use; custom terms (Gemma, Llama) add conditions to review.
 LICENSE_SCORES: dict[str, float] = {"apache-2.0": 1.0, "mit": 1.0, "bsd-3-clause": 1.0, "gemma": 0.5, "llama": 0.5}
 UNKNOWN_LICENSE_SCORE = 0.0
-SLM_MAX_PARAMS_B = 1.0  # below this many billion parameters a model fits an edge device: an SLM here
 COMPARISON_COLUMNS = ["model", "status", "params_b", "size_class", "license", "license_score", "e2e_ms_p50",
                       "e2e_ms_p95", "ttft_ms_p50", "decode_tps_median", "output_tps_median", "peak_rss_mb",
                       "disk_mb", "mean_facet_score", "facet_coverage"]
@@ -76,13 +80,6 @@ def license_score(license_name: str | None) -> float:
     if not isinstance(license_name, str):
         return UNKNOWN_LICENSE_SCORE
     return LICENSE_SCORES.get(license_name.lower(), UNKNOWN_LICENSE_SCORE)
-
-
-def size_class(params_b: float | None) -> str:
-    """'SLM' below SLM_MAX_PARAMS_B billion parameters, 'mid-size' from there, 'unknown' without a count."""
-    if params_b is None or pd.isna(params_b):
-        return "unknown"
-    return "SLM" if params_b < SLM_MAX_PARAMS_B else "mid-size"
 
 
 def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models: ModelsConfig) -> pd.DataFrame:
@@ -298,3 +295,81 @@ def answer_diffs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
         for old, new, same in zip(paired["text_baseline"], paired["text_candidate"], paired["same"])
     ]
     return paired[key + ["same", "diff"]]
+
+
+# --- gates before weights -----------------------------------------------------------------------------------------
+
+GATE_COLUMNS = ["model", "passed", "excluded_by"]
+
+
+def gate_failures(row: pd.Series, gates: SelectionGates) -> list[str]:
+    """Why a comparison-table row fails `gates` (empty when it passes); an unknown value fails its gate."""
+    failures = []
+    if gates.quality_floor is not None:
+        quality = row.get("mean_facet_score")
+        if pd.isna(quality):
+            failures.append("quality unknown (no scored answers)")
+        elif quality < gates.quality_floor:
+            failures.append(f"quality {quality:.2f} < floor {gates.quality_floor:g} (facet score 1-5)")
+    if gates.memory_budget_mb is not None:
+        memory = row.get("peak_rss_mb")
+        if pd.isna(memory):
+            failures.append("memory unknown (peak RSS not measured)")
+        elif memory > gates.memory_budget_mb:
+            failures.append(f"memory {memory:,.0f} MB > budget {gates.memory_budget_mb:,.0f} MB")
+    if gates.licenses is not None:
+        license_name = row.get("license")
+        allowed = {name.lower() for name in gates.licenses}
+        if not isinstance(license_name, str) or license_name.lower() not in allowed:
+            failures.append(f"license {license_name or 'unknown'} not in {', '.join(gates.licenses)}")
+    return failures
+
+
+def apply_gates(table: pd.DataFrame, gates: SelectionGates) -> pd.DataFrame:
+    """The comparison table with `passed` (bool) and `excluded_by` (the failed gates, '; '-joined, '' if none)."""
+    gated = table.copy()
+    failures = [gate_failures(row, gates) for _, row in table.iterrows()]
+    gated["passed"] = [not failed for failed in failures]
+    gated["excluded_by"] = ["; ".join(failed) for failed in failures]
+    return gated
+
+
+def gates_text(gates: SelectionGates) -> str:
+    parts = [f"quality >= {gates.quality_floor:g} of 5" if gates.quality_floor is not None else "no quality floor",
+             f"peak memory <= {gates.memory_budget_mb:,.0f} MB" if gates.memory_budget_mb is not None else
+             "no memory budget",
+             f"license in {', '.join(gates.licenses)}" if gates.licenses is not None else "any license"]
+    return ", ".join(parts)
+
+
+def gated_ranking(table: pd.DataFrame, gates: SelectionGates,
+                  weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Gate, then rank only the models that pass (scores normalised among them); the excluded follow with no rank
+    or scores and their `excluded_by`. `pareto` is computed over every model, so the chart shows the whole ladder."""
+    gated = apply_gates(table, gates)
+    passing = gated[gated["passed"]]
+    ranked = rank_models(passing.reset_index(drop=True), weights) if not passing.empty else pd.DataFrame()
+    excluded = gated[~gated["passed"]].copy()
+    if not ranked.empty:
+        ranked["rank"] = ranked["rank"].astype("Int64")
+    excluded["rank"] = pd.array([pd.NA] * len(excluded), dtype="Int64")
+    excluded["missing"] = ""
+    combined = pd.concat([frame for frame in (ranked, excluded) if not frame.empty], ignore_index=True)
+    combined["pareto"] = pareto_front(combined).to_numpy()
+    return combined
+
+
+def gated_recommendation(ranked: pd.DataFrame, gates: SelectionGates,
+                         weights: Mapping[str, float] | None = None) -> str:
+    """`recommendation` over the models that passed the gates, then which gate excluded which model; when none
+    passed, no recommendation and why."""
+    passing = ranked[ranked["passed"]].reset_index(drop=True)
+    excluded = ranked[~ranked["passed"]]
+    exclusions = "; ".join(f"{row.model} ({row.excluded_by})" for row in excluded.itertuples())
+    gate_line = f"Gates ({gates_text(gates)})"
+    if passing.empty:
+        return (f"**No recommendation: no model passes the gates.** {gate_line} excluded every model: {exclusions}. "
+                "Lower a gate only if the task allows it (e.g. a smaller quality floor for drafts), or add a "
+                "stronger model to the comparison.")
+    text = recommendation(passing, weights)
+    return text + (f" {gate_line} excluded: {exclusions}." if exclusions else f" Every model passed the gates ({gates_text(gates)}).")

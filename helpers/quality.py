@@ -378,3 +378,33 @@ def judge_agreement(judge_scores: pd.DataFrame, manual_scores: pd.DataFrame) -> 
         "spearman": None if np.isnan(rho) else float(rho),
     }
     return result
+
+
+# --- the judge's reliability: parse rate and agreement with the facet heuristic ---------------------------------
+
+
+def judge_parse_rate(judged: pd.DataFrame) -> pd.DataFrame:
+    """Per judged model, and `all`: answers judged (n), requests that failed (n_errors), verdicts parsed into a
+    score (n_parsed) and parse_rate = n_parsed / (n - n_errors) (None when no request succeeded).
+
+    A judge that cannot follow the format cannot grade: read its scores only where the parse rate is high
+    (the kit aims at >= 90% on the meeting-notes set)."""
+    def rates(frame: pd.DataFrame) -> dict[str, float | int | None]:
+        errors = int(frame["judge_error"].fillna("").astype(str).str.strip().ne("").sum())
+        parsed = int(frame["judge_score"].notna().sum())
+        answered = len(frame) - errors
+        return {"n": len(frame), "n_errors": errors, "n_parsed": parsed,
+                "parse_rate": parsed / answered if answered else None}
+
+    rows = [{"model": model, **rates(group)} for model, group in judged.groupby("model", sort=False)]
+    rows.append({"model": "all", **rates(judged)})
+    return pd.DataFrame(rows, columns=["model", "n", "n_errors", "n_parsed", "parse_rate"])
+
+
+def judge_facet_agreement(judged: pd.DataFrame, scores: pd.DataFrame) -> dict[str, float | int | None]:
+    """`judge_agreement` of the judge with the facet heuristic instead of a person: per model x prompt, the facet
+    score (mean over rounds, rounded to a whole point) against the judge's score. Two automatic scores agreeing is
+    no proof of quality; strong disagreement says at least one of them misreads the answers."""
+    facet = scores.dropna(subset=["facet_score"]).groupby(KEY_COLUMNS, as_index=False)["facet_score"].mean()
+    facet["manual_score"] = facet["facet_score"].astype(float).round()
+    return judge_agreement(judged, facet)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import paths
+from . import memory_fit, paths
 from .config import load_models
 from .devices import DeviceChoice, choose_device, gpu_providers
 from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
@@ -122,6 +122,11 @@ def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
 def default_models(offline: bool | None = None) -> list[str]:
     """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`."""
     return load_models().defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
+
+
+def default_judge(offline: bool | None = None) -> str | None:
+    """models.json `judge.offline` or `judge.online` (the strongest instruct model of that world), or None."""
+    return load_models().judge.get("offline" if (detect_offline() if offline is None else offline) else "online")
 
 
 def find_bundled() -> dict[str, BundledModel]:
@@ -279,10 +284,49 @@ def device_of(model: "IModel") -> str:
     return (runtime.device_type.value if runtime and runtime.device_type else "CPU").lower()
 
 
-def load(model: "IModel") -> float:
-    """Load into memory; returns the load time in seconds (0.0 when it was already loaded)."""
+def expected_memory(model: "IModel", runtime: LabRuntime | None = None) -> memory_fit.MemoryEstimate | None:
+    """What loading `model` will take (`memory_fit`): from its folder when local, else the catalog's file size;
+    None when neither is known."""
+    folder = model_dir(model, runtime)
+    if folder is not None and (folder / "genai_config.json").is_file():
+        return memory_fit.estimate_folder(folder)
+    size = model.info.file_size_mb
+    return memory_fit.estimate_download(size, model.info.context_length) if size else None
+
+
+def smaller_model_that_fits(available_mb: float, exclude: str, runtime: LabRuntime | None = None) -> str | None:
+    """The largest built instruct model (bundled or converted) other than `exclude` expected to fit in
+    `available_mb`, or None."""
+    rt = runtime or start()
+    entries = load_models().models
+    fitting = [(estimate.total_mb, name) for name, item in rt.bundled.items()
+               if name != exclude and (entries[name].instruct if name in entries else item.meta.get("instruct", True))
+               and (estimate := memory_fit.estimate_folder(item.path)).total_mb <= available_mb]
+    return max(fitting)[1] if fitting else None
+
+
+def check_fits(model: "IModel", runtime: LabRuntime | None = None) -> None:
+    """Raise memory_fit.ModelTooLargeError, with both figures and a smaller model, when `model` will not fit in
+    the RAM available now; nothing when it fits or its size is unknown."""
+    estimate = expected_memory(model, runtime)
+    if estimate is None:
+        return
+    available = memory_fit.available_mb()
+    name = model.id.split(":")[0]
+    if estimate.total_mb > available:
+        memory_fit.require_fit(name, estimate, available=available,
+                               smaller=smaller_model_that_fits(available, name, runtime))
+
+
+def load(model: "IModel", *, check_memory: bool = True) -> float:
+    """Load into memory; returns the load time in seconds (0.0 when it was already loaded).
+
+    First checks the model fits in the available RAM (`check_fits`; raises memory_fit.ModelTooLargeError) unless
+    `check_memory` is False."""
     if model.is_loaded:
         return 0.0
+    if check_memory:
+        check_fits(model)
     started = time.perf_counter()
     model.load()
     return time.perf_counter() - started

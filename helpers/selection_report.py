@@ -1,18 +1,22 @@
 """The selection report of a run folder: quality, comparison and ranking, cost estimate, charts, recommendation.
 
-`select(run)` scores the run's answers (facet HEURISTIC), joins them with the benchmark, models.json footprint and
-license (`compare.comparison_table`), ranks the models with the weights, estimates cost and energy, and, given a
-baseline run, compares the two. `write_reports(selection)` writes next to results.jsonl:
+`select(run)` scores the run's answers with two automatic metrics (facet coverage HEURISTIC and ROUGE-L against
+the prompts' references), adds the judge's verdicts when given (`judging.judge_run`: parse rate, agreement with
+the facet heuristic), joins them with the benchmark, models.json footprint and license
+(`compare.comparison_table`), applies the gates (quality floor, memory budget, license; models.json `gates`)
+and ranks the models that pass with the weights, estimates cost and energy, and, given a baseline run, compares
+the two. `write_reports(selection)` writes next to results.jsonl:
 
 - through their one writer `bench.outputs.write_run_files`: `summary.csv` (the benchmark summary),
   `summary.json` (everything, as JSON), `benchmark_report.md` (the benchmark report with the selection sections
   appended, linking the charts),
-- `quality_scores.csv`, `comparison.csv`, `energy_estimate.csv` (and `run_comparison.csv`, `answer_diffs.csv`
-  with a baseline),
+- `quality_scores.csv` (facet score and ROUGE-L per answer), `comparison.csv`, `energy_estimate.csv` (and
+  `run_comparison.csv`, `answer_diffs.csv` with a baseline),
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
 
-Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]`.
+Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]
+[--judge MODEL|none]` (the judge's verdicts are kept in `judge_scores.csv`, see `judging`).
 """
 from __future__ import annotations
 
@@ -29,12 +33,12 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare, energy, plots, quality
+from . import compare, energy, judging, plots, quality, rouge
 from .bench.markdown import CONSOLE_COLUMNS, console_table, markdown_table
 from .bench.outputs import write_run_files
 from .bench.results import RunFolderError
 from .bench.summary import BenchmarkRun, json_records, load_run
-from .config import ConfigError, ModelsConfig, PromptSet, load_models, resolve_prompt_set
+from .config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
 from .lists import comma_list
 
 REPORT_HTML = "report.html"
@@ -43,8 +47,8 @@ COMPARISON_CSV = "comparison.csv"
 ENERGY_CSV = "energy_estimate.csv"
 RUN_COMPARISON_CSV = "run_comparison.csv"
 ANSWER_DIFFS_CSV = "answer_diffs.csv"
-RANKING_COLUMNS = ["rank", "model", "size_class", "weighted_score", "pareto", *(f"score_{d}" for d in compare.DIMENSIONS),
-                   "missing"]
+RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
+                   *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]
 VALUE_COLUMNS = ["model", "params_b", "license", *(d.column for d in compare.DIMENSIONS.values() if d.column != "license_score")]
 
 
@@ -54,9 +58,9 @@ class Selection:
 
     run: BenchmarkRun
     prompt_set: PromptSet
-    scores: pd.DataFrame  # quality.score_answers: one row per measured answer
-    quality: pd.DataFrame  # quality.quality_summary: one row per model
-    ranked: pd.DataFrame  # compare.rank_models: one row per model, best first
+    scores: pd.DataFrame  # quality.score_answers (+ rouge_l): one row per measured answer
+    quality: pd.DataFrame  # quality.quality_summary + rouge.rouge_summary (+ mean judge score): one row per model
+    ranked: pd.DataFrame  # compare.gated_ranking: one row per model, passing ones ranked best first
     weights: dict[str, float]  # resolved, summing to 1
     energy: pd.DataFrame  # energy.energy_estimate
     recommendation: str
@@ -64,6 +68,11 @@ class Selection:
     run_comparison: pd.DataFrame | None = None  # compare.compare_runs(baseline, run)
     answer_diffs: pd.DataFrame | None = None  # compare.answer_diffs(baseline, run)
     figures: dict[str, Figure] = field(default_factory=dict)
+    gates: SelectionGates = field(default_factory=SelectionGates)
+    judged: pd.DataFrame | None = None  # judging.judge_run: one verdict per model x prompt
+    judge_note: str = "no judge"
+    judge_parse: pd.DataFrame | None = None  # quality.judge_parse_rate
+    judge_agreement: dict | None = None  # quality.judge_facet_agreement
 
 
 def run_prompt_set(run: BenchmarkRun) -> PromptSet:
@@ -79,24 +88,49 @@ def run_prompt_set(run: BenchmarkRun) -> PromptSet:
     return prompt_set
 
 
+def _quality_tables(run: BenchmarkRun, prompt_set: PromptSet,
+                    judged: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(per-answer scores with rouge_l, per-model quality table with mean_rouge_l and mean_judge_score) or
+    (empty, None) without answers."""
+    scores = quality.score_answers(run.trials, prompt_set) if not run.trials.empty else pd.DataFrame()
+    if scores.empty:
+        return scores, None
+    rouge_scores = rouge.rouge_scores(run.trials, prompt_set)
+    key = [c for c in ("model", "prompt_id", "round") if c in scores.columns]
+    scores = scores.merge(rouge_scores[key + ["rouge_l"]], on=key, how="left") if not rouge_scores.empty else scores
+    table = quality.quality_summary(scores).merge(rouge.rouge_summary(rouge_scores), on="model", how="left")
+    if judged is not None:
+        judge_means = judged.groupby("model", sort=False)["judge_score"].mean().rename("mean_judge_score")
+        table = table.merge(judge_means.astype(float).reset_index(), on="model", how="left")
+    return scores, table
+
+
 def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts: float = energy.DEFAULT_WATTS,
            power_source: str = "configured", price_per_kwh: float = energy.DEFAULT_PRICE_PER_KWH,
-           baseline: BenchmarkRun | None = None, models: ModelsConfig | None = None) -> Selection:
-    """Score, compare and rank a run's models, estimate cost at `watts`, and compare with `baseline` if given."""
+           baseline: BenchmarkRun | None = None, models: ModelsConfig | None = None,
+           gates: SelectionGates | None = None, judged: pd.DataFrame | None = None,
+           judge_note: str = "no judge") -> Selection:
+    """Score, gate, compare and rank a run's models, estimate cost at `watts`, and compare with `baseline` if given.
+
+    `gates` default to models.json `gates`; `judged` is `judging.judge_run`'s verdicts (None: no judge)."""
     prompt_set = run_prompt_set(run)
-    scores = quality.score_answers(run.trials, prompt_set) if not run.trials.empty else pd.DataFrame()
-    quality_table = quality.quality_summary(scores) if not scores.empty else None
-    table = compare.comparison_table(run.summary, quality_table, models or load_models())
+    models = models or load_models()
+    gates = gates or models.gates
+    scores, quality_table = _quality_tables(run, prompt_set, judged)
+    table = compare.comparison_table(run.summary, quality_table, models)
     resolved = compare.resolve_weights(weights)
-    ranked = compare.rank_models(table, resolved)
+    ranked = compare.gated_ranking(table, gates, resolved)
     selection = Selection(
         run=run, prompt_set=prompt_set, scores=scores,
         quality=quality_table if quality_table is not None else pd.DataFrame(),
         ranked=ranked, weights=resolved,
         energy=energy.energy_estimate(run.summary, watts, power_source, price_per_kwh),
-        recommendation=compare.recommendation(ranked, resolved),
-        baseline=baseline,
+        recommendation=compare.gated_recommendation(ranked, gates, resolved),
+        baseline=baseline, gates=gates, judged=judged, judge_note=judge_note,
     )
+    if judged is not None:
+        selection.judge_parse = quality.judge_parse_rate(judged)
+        selection.judge_agreement = quality.judge_facet_agreement(judged, scores)
     if baseline is not None:
         selection.run_comparison = compare.compare_runs(baseline.summary, run.summary)
         selection.answer_diffs = compare.answer_diffs(baseline.trials, run.trials)
@@ -147,9 +181,15 @@ def selection_markdown(selection: Selection) -> str:
     """The selection sections appended to the benchmark report; charts are linked as PNG files beside it."""
     parts = [
         "## Recommendation\n\n" + selection.recommendation + "\n",
-        "## Quality (facet HEURISTIC)\n\nFacet coverage is a substring heuristic: an answer scores 1 + 4 × the share "
-        "of the prompt's key points it names (1-5). Blind to meaning; confirm with manual annotation "
-        "(notebook 05).\n\n" + (markdown_table(selection.quality) if not selection.quality.empty else "_no scored answers_\n"),
+        "## Quality (automatic metrics)\n\nTwo automatic metrics, both blind to meaning: facet coverage, a substring "
+        "heuristic (an answer scores 1 + 4 × the share of the prompt's key points it names, 1-5), and ROUGE-L F1 "
+        "against the prompt's reference answer (0-1, rouge-score). `mean_judge_score`: the judge's mean grade (1-5). "
+        "Confirm with manual annotation (notebook 05).\n\n"
+        + (markdown_table(selection.quality) if not selection.quality.empty else "_no scored answers_\n"),
+        judge_markdown(selection),
+        f"## Gates\n\nBefore weights, each model must pass: {compare.gates_text(selection.gates)} (models.json "
+        "`gates`). Excluded models are not ranked.\n\n"
+        + markdown_table(selection.ranked[["model", "passed", "excluded_by"]]),
         f"## Comparison and ranking\n\nWeights: {_weights_text(selection.weights)}. Each dimension is scored 0 "
         "(worst of these models) to 1 (best); `weighted_score` is the weighted mean; `pareto`: no other model is "
         "both better in quality and faster at p95.\n\n" + markdown_table(selection.ranked[RANKING_COLUMNS])
@@ -168,6 +208,21 @@ def selection_markdown(selection: Selection) -> str:
             + (" (see `answer_diffs.csv`).\n" if len(changed) else ".\n"))
     parts.append("## Charts\n\n" + "\n".join(f"![{name}]({chart_file(name)})" for name in selection.figures) + "\n")
     return "\n".join(parts)
+
+
+def judge_markdown(selection: Selection) -> str:
+    """The judge section: which judge, its parse rate per model and its agreement with the facet heuristic."""
+    if selection.judged is None:
+        return f"## Judge\n\n_{selection.judge_note}._\n"
+    agreement = selection.judge_agreement or {}
+    overall = selection.judge_parse.set_index("model").loc["all"]
+    rate = "n/a" if pd.isna(overall["parse_rate"]) else f"{overall['parse_rate']:.0%}"
+    return (f"## Judge\n\n{selection.judge_note}: parsed {int(overall['n_parsed'])} of "
+            f"{int(overall['n'] - overall['n_errors'])} verdicts ({rate}; goal >= 90%). An unparseable verdict is "
+            "missing, never a default score.\n\n" + markdown_table(selection.judge_parse)
+            + "\nAgreement with the facet heuristic (per model x prompt, facet score rounded): "
+            + ", ".join(f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}"
+                        for key, value in agreement.items()) + ".\n")
 
 
 # --- HTML -----------------------------------------------------------------------------------------------------------
@@ -199,8 +254,13 @@ def to_html(selection: Selection) -> str:
         f"target {html.escape(run.header['target']['description'])}.</p>",
         f"<h2>Recommendation</h2><p>{_inline_markdown(selection.recommendation)}</p>",
         "<h2>Benchmark summary</h2>" + _html_table(run.summary[CONSOLE_COLUMNS]),
-        "<h2>Quality (facet heuristic)</h2><p class='note'>Substring heuristic, 1-5: blind to meaning.</p>"
+        "<h2>Quality (automatic metrics)</h2><p class='note'>Facet coverage (substring heuristic, 1-5) and ROUGE-L "
+        "F1 against the reference (0-1): both blind to meaning.</p>"
         + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>"),
+        f"<h2>Judge</h2><p>{html.escape(selection.judge_note)}</p>"
+        + (_html_table(selection.judge_parse) if selection.judge_parse is not None else ""),
+        f"<h2>Gates</h2><p>{html.escape(compare.gates_text(selection.gates))}</p>"
+        + _html_table(selection.ranked[["model", "passed", "excluded_by"]]),
         f"<h2>Ranking</h2><p>Weights: {html.escape(_weights_text(selection.weights))}</p>"
         + _html_table(selection.ranked[RANKING_COLUMNS]) + _html_table(selection.ranked[VALUE_COLUMNS]),
         "<h2>Cost and energy <span class='estimate'>ESTIMATE</span></h2>"
@@ -230,6 +290,9 @@ def write_reports(selection: Selection) -> dict[str, Path]:
         "quality": json_records(selection.quality), "comparison": json_records(selection.ranked),
         "weights": selection.weights, "energy_estimate": json_records(selection.energy),
         "recommendation": selection.recommendation, "run_comparison": json_records(selection.run_comparison),
+        "gates": selection.gates.model_dump(), "judge": {"note": selection.judge_note,
+                                                         "parse_rate": json_records(selection.judge_parse),
+                                                         "facet_agreement": selection.judge_agreement},
     }
     written = write_run_files(run, selection_markdown(selection), extra_json)
     for name, figure in selection.figures.items():
@@ -261,12 +324,15 @@ def parse_weights(text: str | None) -> dict[str, float]:
 
 
 def main(run_dir: str | Path, weights: str | None = None, watts: float = energy.DEFAULT_WATTS,
-         baseline_dir: str | Path | None = None) -> int:
-    """CLI entry (`python -m helpers report RUN_DIR`): regenerate every report of the run folder."""
+         baseline_dir: str | Path | None = None, judge: str | None = None) -> int:
+    """CLI entry (`python -m helpers report RUN_DIR`): regenerate every report of the run folder, grading the
+    answers with `judge` (default: models.json's judge for this world; `none`: no judge)."""
     try:
         run = load_run(run_dir)
         baseline = load_run(baseline_dir) if baseline_dir else None
-        selection = select(run, parse_weights(weights), watts, baseline=baseline)
+        judged, judge_note = judging.judge_run(run, run_prompt_set(run), judge)
+        selection = select(run, parse_weights(weights), watts, baseline=baseline, judged=judged,
+                           judge_note=judge_note)
     except (RunFolderError, ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import compare, energy
-from helpers.config import load_models
+from helpers.config import SelectionGates, load_models, size_class
 from helpers.stats import summarize
 
 # Three models with known values: "fast" is fastest and smallest, "good" has the best quality, "slow" is
@@ -16,7 +16,7 @@ KNOWN = pd.DataFrame({
     "model": ["fast", "good", "slow"],
     "status": ["ok"] * 3,
     "params_b": [0.135, 3.8, 7.0],
-    "size_class": ["SLM", "mid-size", "mid-size"],
+    "size_class": ["tiny", "mid", "large"],
     "license": ["apache-2.0", "gemma", "mit"],
     "license_score": [1.0, 0.5, 1.0],
     "e2e_ms_p50": [100.0, 300.0, 500.0],
@@ -77,10 +77,10 @@ def test_pareto_front_keeps_exactly_the_undominated_models() -> None:
 
 def test_recommendation_names_the_model_its_strengths_costs_and_size_framing() -> None:
     text = compare.recommendation(compare.rank_models(KNOWN))
-    assert text.startswith("**Recommendation: fast** (SLM, 135M parameters, license apache-2.0)")
+    assert text.startswith("**Recommendation: fast** (tiny, 135M parameters, license apache-2.0)")
     assert "latency (p95 end-to-end latency (ms): 150)" in text
     assert "trails on quality (2.00 vs 4.50 for good)" in text
-    assert "SLM vs larger mid-size: against slow" in text
+    assert "tiny vs larger large: against slow" in text
     assert "heuristic" in text
 
 
@@ -169,3 +169,59 @@ def test_rapl_meter_reads_counters_and_their_wraparound(tmp_path, monkeypatch: p
     with energy.RaplMeter(tmp_path) as meter:
         counter.write_text("19000000\n")  # wrapped: 1 J to the top, then 19 J
     assert meter.watts == pytest.approx(20.0 / 2.0)
+
+
+# --- size classes and gates before weights ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params_b,expected", [(0.135, "tiny"), (0.27, "tiny"), (0.49, "small"), (1.54, "mid"),
+                                               (3.8, "mid"), (7.2, "large"), (None, "unknown")])
+def test_size_classes_for_a_laptop_cpu(params_b, expected) -> None:
+    assert size_class(params_b) == expected
+
+
+def test_ladder_entries_carry_their_size_class() -> None:
+    models = load_models().models
+    assert [models[name].size_class for name in load_models().defaults["offline"]] == ["tiny", "small", "mid"]
+
+
+# The measurement (meeting-notes, 1 round, 96 tokens): SmolLM2 2.08, Qwen 1.5B 4.20; default weights
+# still put the fast 135M model first. A quality floor of 3 excludes it before the weights are applied.
+LADDER = KNOWN.assign(model=["smollm2", "qwen-1.5b", "big"], mean_facet_score=[2.08, 4.20, 4.4],
+                      license=["apache-2.0", "apache-2.0", "custom"], peak_rss_mb=[500.0, 2500.0, 9000.0])
+
+
+def test_gates_exclude_by_quality_memory_and_license_and_say_which() -> None:
+    gates = SelectionGates(quality_floor=3.0, memory_budget_mb=4000, licenses=["apache-2.0", "mit"])
+    gated = compare.apply_gates(LADDER, gates).set_index("model")
+    assert gated["passed"].to_dict() == {"smollm2": False, "qwen-1.5b": True, "big": False}
+    assert gated.at["smollm2", "excluded_by"] == "quality 2.08 < floor 3 (facet score 1-5)"
+    assert "memory 9,000 MB > budget 4,000 MB" in gated.at["big", "excluded_by"]
+    assert "license custom not in apache-2.0, mit" in gated.at["big", "excluded_by"]
+
+
+def test_unknown_quality_or_memory_fails_its_gate() -> None:
+    table = LADDER.assign(mean_facet_score=[np.nan, 4.2, 4.4], peak_rss_mb=[500.0, np.nan, 100.0])
+    gated = compare.apply_gates(table, SelectionGates(licenses=None)).set_index("model")
+    assert gated.at["smollm2", "excluded_by"] == "quality unknown (no scored answers)"
+    assert gated.at["qwen-1.5b", "excluded_by"] == "memory unknown (peak RSS not measured)"
+
+
+def test_default_weights_pick_smollm2_but_gates_first_pick_the_model_that_passes() -> None:
+    assert compare.rank_models(LADDER)["model"].iloc[0] == "smollm2"
+    gates = SelectionGates(quality_floor=3.0, memory_budget_mb=4000, licenses=["apache-2.0"])
+    ranked = compare.gated_ranking(LADDER, gates)
+    assert ranked["model"].tolist()[0] == "qwen-1.5b" and ranked["rank"].tolist()[0] == 1
+    assert ranked["rank"].isna().tolist() == [False, True, True]
+    text = compare.gated_recommendation(ranked, gates)
+    assert text.startswith("**Recommendation: qwen-1.5b**")
+    assert "excluded: smollm2 (quality 2.08 < floor 3 (facet score 1-5)); big (" in text
+
+
+def test_nothing_passes_nothing_is_recommended_and_why() -> None:
+    gates = SelectionGates(quality_floor=4.9, memory_budget_mb=None, licenses=None)
+    ranked = compare.gated_ranking(LADDER, gates)
+    text = compare.gated_recommendation(ranked, gates)
+    assert text.startswith("**No recommendation: no model passes the gates.**")
+    assert "smollm2 (quality 2.08 < floor 4.9" in text and "Recommendation:" not in text
+    assert ranked["rank"].isna().all() and ranked["pareto"].any()

@@ -5,7 +5,7 @@ fsynced as soon as it exists, so a crash or Ctrl-C keeps every finished trial.
 
 - `header`: one per session (the first run and every `--resume`): kit and package versions, system, config and
   its fingerprint, prompt set (name, fingerprint, prompt ids), target description.
-- `model`: a model was looked up and loaded, or not: `status` (`loaded`, `not_found`, `load_failed`), model id,
+- `model`: a model was looked up and loaded, or not: `status` (`loaded`, `not_found`, `load_failed`, `load_skipped`), model id,
   device, execution provider, load_s, disk_mb (MB = 10^6 bytes), context length, error.
 - `trial`: one timed request: model, prompt_id, round, warmup, and every field of `TrialTiming.to_record()`.
 - `model_done`: the model's run ended: peak and starting RSS in MB (or why memory is not observable).

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__, runtime
 from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
+from ..memory_fit import ModelTooLargeError
 from ..paths import DEFAULT_RUN_DIR
 from ..timing import TrialTiming
 from ..versions import versions
@@ -137,6 +138,9 @@ class _Session:
                 loaded = True
             except runtime.ModelNotFoundError as exc:
                 self._lookup_failed(name, "not_found", exc, work)
+                return
+            except ModelTooLargeError as exc:
+                self._lookup_failed(name, "load_skipped", exc, work)
                 return
             except Exception as exc:  # noqa: BLE001
                 self._lookup_failed(name, "load_failed", exc, work)

@@ -29,9 +29,11 @@ MODEL_STATUSES = {
     "failed": "every trial that ran failed",
     "not_found": "no model with that name in any catalog the target can see",
     "load_failed": "the model was found but could not be loaded",
+    "load_skipped": "not loaded: its expected memory (weights + KV cache) exceeds the RAM available (see the error)",
     "incomplete": "interrupted before every planned trial ran: `--resume` finishes it",
     "not_run": "the run stopped before reaching this model: `--resume` runs it",
 }
+LOOKUP_FAILURES = ("not_found", "load_failed", "load_skipped")  # model statuses set before any trial
 _TRIAL_COLUMNS = ["session", "model", "model_id", "target", "prompt_id", "round", "warmup", "ok", "error",
                   "truncated", "finish_reason", "tokens_source", "note", *TRIAL_METRICS]
 _MODEL_FIELDS = ["model_id", "target", "device", "execution_provider", "load_s", "disk_mb", "context_length",
@@ -157,8 +159,8 @@ def models_frame(records: Iterable[Mapping[str, Any]], configured: list[str]) ->
 
 
 def model_status(lookup_status: str | None, measured: pd.DataFrame, planned: int) -> str:
-    """ok, partial, failed, not_found, load_failed, incomplete or not_run (see MODEL_STATUSES)."""
-    if lookup_status in ("not_found", "load_failed"):
+    """ok, partial, failed, not_found, load_failed, load_skipped, incomplete or not_run (see MODEL_STATUSES)."""
+    if lookup_status in LOOKUP_FAILURES:
         return lookup_status
     succeeded = int(measured["ok"].sum())
     failed = len(measured) - succeeded
@@ -276,7 +278,7 @@ def failures_frame(trials: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     """Models that could not run, then every failed request (warm-ups included)."""
     rows = [
         {"model": name, "kind": info["lookup_status"], "error": info["lookup_error"]}
-        for name, info in models.iterrows() if info["lookup_status"] in ("not_found", "load_failed")
+        for name, info in models.iterrows() if info["lookup_status"] in LOOKUP_FAILURES
     ]
     failed = trials[~trials["ok"]]
     rows += [{"model": t.model, "kind": "request", "prompt_id": t.prompt_id, "round": t.round,

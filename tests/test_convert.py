@@ -20,8 +20,9 @@ import pytest
 from helpers import paths
 from helpers.build import bundled, convert
 
-SMOL_INT4, SMOL_INT8, GEMMA = (b.name for b in bundled.BUNDLED)
-SMOL_GGUF = bundled.BUNDLED[0]
+SMOL_INT4, SMOL_INT8, GEMMA = "smollm2-135m-instruct-int4", "smollm2-135m-instruct-int8", "gemma-3-270m-base-int4"
+QWEN_05, QWEN_15 = "qwen2.5-coder-0.5b-instruct-int4", "qwen2.5-coder-1.5b-instruct-int4"
+SMOL_GGUF = next(b for b in bundled.BUNDLED if b.name == SMOL_INT4)
 GENERATE = """
 import json, sys
 import onnxruntime_genai as og
@@ -101,9 +102,31 @@ def test_manifest_records_the_build(real_home, name):
     assert manifest["size_mb"] == pytest.approx(convert.folder_size_mb(folder), abs=0.2)
     genai = json.loads((folder / "genai_config.json").read_text())
     assert genai["model"]["context_length"] == genai["search"]["max_length"] == spec.context_length == 2048
+    # provenance: the header the worker read, the data files joined, and each stage's time and peak memory
+    assert manifest["source_header"]["general.architecture"] == spec.architecture
+    assert manifest["source_header"]["general.name"] == spec.gguf_name
+    assert manifest["source_quant"] == spec.source_quant and manifest["builder_options"] == dict(spec.builder_options)
+    assert len(manifest["data_files"]) >= 1 and all(f.split(": ")[0] in spec.packages for f in manifest["data_files"])
+    assert set(manifest["build_steps"]) == set(convert.STAGES)
+    assert 0 < manifest["peak_rss_mb"] <= 8000, "a conversion step peaked above the 8 GB goal"
 
 
-@pytest.mark.parametrize("name,max_length", [(SMOL_INT4, 512), (SMOL_INT8, 512), (GEMMA, 128)])
+def test_qwen_bundles_are_joined_from_their_data_files_in_package_order(real_home):
+    for name, count in ((QWEN_05, 6), (QWEN_15, 22)):
+        files = convert.read_manifest(real_home / "models" / name)["data_files"]
+        assert len(files) == count
+        assert [f.rsplit("/part", 1)[1] for f in files] == [f"{i:02d}.bin" for i in range(1, count + 1)]
+
+
+def test_large_intermediates_are_gone_after_the_build(real_home):
+    """The dequantized HF folders of the Qwen models (1.2 and 3.4 GB) and every float32 export are deleted."""
+    for name in (QWEN_05, QWEN_15):
+        assert not convert.hf_cache_dir(bundle(name).gguf_sha256).exists()
+    assert not list((real_home / "models").glob(".*"))
+
+
+@pytest.mark.parametrize("name,max_length", [(SMOL_INT4, 512), (SMOL_INT8, 512), (GEMMA, 128), (QWEN_05, 256),
+                                             (QWEN_15, 256)])
 def test_bundle_generates_with_its_chat_template(real_home, name, max_length):
     """Gemma is also asked with a max length below its 512-token sliding window (needs windowed_kv_cache=false)."""
     done = subprocess.run([str(convert.converter_python()), "-c", GENERATE, str(real_home / "models" / name),
@@ -209,14 +232,40 @@ def test_random_bytes_gguf_is_reported_corrupted(tmp_path):
     assert "sha256" in caught.value.fix
 
 
-def test_truncated_gguf_fails_at_dequantize(lab_home, real_home, tmp_path):
+def test_truncated_gguf_fails_before_anything_is_converted(lab_home, real_home, tmp_path):
     truncated = tmp_path / "truncated.gguf"
     with open(smol_gguf(real_home), "rb") as whole:
         truncated.write_bytes(whole.read(20 * 2**20))
     with pytest.raises(convert.ConversionError) as caught:
         convert.convert_model(truncated, tmp_path / "out")
-    assert caught.value.step == "dequantize" and "uncorrupted GGUF" in caught.value.fix
+    assert caught.value.step in ("header", "dequantize") and "uncorrupted GGUF" in caught.value.fix
     assert not (tmp_path / "out").exists()
+
+
+def test_gguf_whose_header_names_other_weights_is_refused(lab_home, real_home, tmp_path):
+    """The header check runs before dequantizing: wrong general.name -> a named error, nothing converted."""
+    with pytest.raises(convert.ConversionError) as caught:
+        convert.convert_model(smol_gguf(real_home), tmp_path / "out", source_sha=SMOL_GGUF.gguf_sha256,
+                              expect={"general.name": "Qwen2.5 Coder 1.5B Instruct GGUF"})
+    assert caught.value.step == "header"
+    assert "general.name is 'Smollm2 135M 8k Lc100K Mix1 Ep2', expected 'Qwen2.5 Coder 1.5B Instruct GGUF'" in \
+        caught.value.message
+    assert "models.json" in caught.value.fix and not (tmp_path / "out").exists()
+
+
+def test_memory_check_refuses_with_both_figures(lab_home, real_home, tmp_path, monkeypatch):
+    monkeypatch.setattr(convert, "available_memory_mb", lambda: 300.0)
+    with pytest.raises(convert.ConversionError) as caught:
+        convert.convert_model(smol_gguf(real_home), tmp_path / "out", source_sha=SMOL_GGUF.gguf_sha256)
+    assert caught.value.step == "inspect" and "of memory at its peak; 0.3 GB is available now" in caught.value.message
+
+
+def test_resource_estimate_of_the_1_5b_is_within_the_8_gb_goal(tmp_path):
+    gguf = tmp_path / "model.gguf"
+    with open(gguf, "wb") as file:
+        file.truncate(1_117_320_768)  # sparse: the size of Qwen2.5-Coder 1.5B Q4_K_M
+    need = convert.resource_estimate(gguf, tmp_path / "no-hf", "int4")
+    assert 5000 < need["memory_mb"] <= 8000 and need["work_mb"] > need["output_mb"] > 0
 
 
 def test_unsupported_architecture_lists_supported_ones(lab_home, tmp_path):

@@ -9,6 +9,7 @@ model folder into an ONNX Runtime GenAI folder. Progress goes to stdout, one lin
     NOTE <text>                    something the user should know about the result
     META <json>                    facts about the source for the build's provenance (the GGUF header)
     PEAK <stage> <MB>              the process's peak resident memory at the end of a stage
+    PLAN <path>                    after prepare: how export will quantize, `layerwise` or `one-pass`
     ERROR <name> <json>            it failed: {"message": ..., "fix": ...}; the exit code is 2
 
 Every other line is log output (transformers, the builder).
@@ -388,6 +389,7 @@ def prepare(args: argparse.Namespace) -> None:
             shutil.rmtree(hf_dir, ignore_errors=True)
             stage_hf_folder(args.source, hf_dir)
             make_builder_ready(hf_dir)
+        emit_plan(args, hf_dir)
         return
     with step("header", f"read the GGUF header of {args.source.name}",
               "Download the GGUF again and compare its sha256 with the publisher's."):
@@ -400,6 +402,12 @@ def prepare(args: argparse.Namespace) -> None:
         dequantize_gguf(args.source, hf_dir)
     with step("inspect", f"check {hf_dir}", f"Delete {hf_dir} and convert again."):
         inspect_hf_folder(hf_dir, args.context_length)
+    emit_plan(args, hf_dir)
+
+
+def emit_plan(args: argparse.Namespace, hf_dir: Path) -> None:
+    options = builder_options(hf_dir, dict(item.split("=", 1) for item in args.option))
+    emit("PLAN", "layerwise" if layerwise(hf_dir, args.precision, options) else "one-pass")
 
 
 def export(args: argparse.Namespace) -> None:

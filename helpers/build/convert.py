@@ -47,8 +47,8 @@ HF_PER_GGUF_BYTE = 3.1
 FP32_PER_HF_BYTE = 2.0
 OUTPUT_PER_FP32_BYTE = {"int4": 0.28, "int8": 0.45, "fp16": 0.5, "fp32": 1.0}
 BASE_MEMORY_MB = 1000
-MEMORY_PER_GGUF_BYTE = {"layerwise": 4.5, "one pass": 9.0}
-MEMORY_PER_HF_BYTE = {"layerwise": 1.5, "one pass": 3.0}
+MEMORY_PER_GGUF_BYTE = 4.5  # dequantizing (prepare) and the lean path's export and quantize stages
+MEMORY_PER_HF_BYTE = {"layerwise": 1.7, "one-pass": 5.0}  # export, per MB of the bfloat16 HF folder
 MARGIN_MB = 256
 KEEP_HF_MAX_MB = 1000  # dequantized HF folders up to this size stay cached (a second precision skips dequantizing)
 
@@ -232,17 +232,23 @@ def resource_estimate(source: Path, hf_dir: Path, precision: str) -> dict[str, f
     """About how much a build of `source` needs, in MB: `hf_mb` (a new dequantized HF folder; 0 when it exists or
     the source is a folder), `work_mb` (the float32 export, deleted after quantizing), `output_mb`, and
     `memory_mb` (peak resident memory of the largest stage, assuming the lean layer-wise path for int4/int8)."""
-    path = "layerwise" if precision in ("int4", "int8") else "one pass"
+    path = "layerwise" if precision in ("int4", "int8") else "one-pass"
     if source.is_dir() or hf_dir.is_dir():
         hf_existing = folder_size_mb(source if source.is_dir() else hf_dir)
-        hf_new, memory = 0.0, BASE_MEMORY_MB + hf_existing * MEMORY_PER_HF_BYTE[path]
+        hf_new, memory = 0.0, export_memory_mb(hf_existing, path)
     else:
         gguf_mb = source.stat().st_size / 1e6
         hf_existing, hf_new = 0.0, gguf_mb * HF_PER_GGUF_BYTE
-        memory = BASE_MEMORY_MB + gguf_mb * MEMORY_PER_GGUF_BYTE[path]
+        memory = BASE_MEMORY_MB + gguf_mb * MEMORY_PER_GGUF_BYTE
     fp32_mb = (hf_existing or hf_new) * FP32_PER_HF_BYTE
     return {"hf_mb": round(hf_new), "work_mb": round(fp32_mb if path == "layerwise" else 0.0),
             "output_mb": round(fp32_mb * OUTPUT_PER_FP32_BYTE[precision]), "memory_mb": round(memory)}
+
+
+def export_memory_mb(hf_mb: float, plan: str) -> float:
+    """Peak memory of the export stage for a HF folder of `hf_mb`: `layerwise` (float32 export streamed to disk)
+    or `one-pass` (the builder quantizes in memory: tied embeddings, or options the lean path does not honour)."""
+    return BASE_MEMORY_MB + hf_mb * MEMORY_PER_HF_BYTE[plan]
 
 
 def available_memory_mb() -> float:
@@ -309,6 +315,10 @@ def convert_model(source: str | Path, out_dir: str | Path, precision: str = "int
         work.mkdir()
         report: dict = {"steps": {}, "source_header": None}
         for stage in STAGES:
+            if stage == "export":
+                hf_mb = folder_size_mb(work / "hf" if source.is_dir() else hf_dir)
+                _check_memory("export", export_memory_mb(hf_mb, report.get("plan", "one-pass")),
+                              f"Building {out_dir.name} ({report.get('plan', 'one-pass')})")
             stage_start = time.monotonic()
             _run_worker(python, [f"--stage={stage}", *arguments], log, progress, report)
             report["steps"].setdefault(stage, {})["seconds"] = round(time.monotonic() - stage_start, 1)
@@ -378,6 +388,8 @@ def _run_worker(python: Path, arguments: list[str], log: Path, progress: Progres
                     progress(f"  note: {rest}")
                 elif kind == "META":
                     report["source_header"] = json.loads(rest)
+                elif kind == "PLAN":
+                    report["plan"] = step
                 elif kind == "PEAK":
                     report["steps"].setdefault(step, {})["peak_rss_mb"] = float(detail)
                     progress(f"  {step}: peak memory {float(detail):,.0f} MB")

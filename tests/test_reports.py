@@ -9,18 +9,19 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from helpers import plots, selection_report, widgets
+from helpers import judging, plots, quality, selection_report, widgets
 from helpers.__main__ import main as cli
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
 from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
-from helpers.config import ConfigError
+from helpers.config import ConfigError, SelectionGates
 
 from .conftest import SMOL
 
 MODELS = [SMOL, "smollm2-135m-instruct-int8"]
 SETTINGS = {"models": MODELS, "prompts": "smoke", "rounds": 2, "max_tokens": 16, "progress": False}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+OPEN_GATES = SelectionGates(quality_floor=None, memory_budget_mb=None, licenses=None)  # every model passes
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,10 @@ def runs(lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def written(runs: tuple[Path, Path]) -> dict[str, Path]:
     baseline, candidate = runs
-    selection = selection_report.select(load_run(candidate), baseline=load_run(baseline))
+    run = load_run(candidate)
+    judged, note = judging.judge_run(run, selection_report.run_prompt_set(run), SMOL)
+    selection = selection_report.select(run, baseline=load_run(baseline), gates=OPEN_GATES, judged=judged,
+                                        judge_note=note)
     return selection_report.write_reports(selection)
 
 
@@ -66,9 +70,9 @@ def test_html_report_is_self_contained_with_every_chart_embedded(written: dict[s
 def test_markdown_report_has_the_selection_sections_and_links_existing_charts(written: dict[str, Path]) -> None:
     markdown = written["markdown"].read_text(encoding="utf-8")
     assert markdown.startswith("# Benchmark report")
-    for heading in ("## Summary per model", "## Recommendation", "## Quality (facet HEURISTIC)",
-                    "## Comparison and ranking", "## Cost and energy (ESTIMATE)", "## Compared with the baseline run",
-                    "## Charts"):
+    for heading in ("## Summary per model", "## Recommendation", "## Quality (automatic metrics)", "## Judge",
+                    "## Gates", "## Comparison and ranking", "## Cost and energy (ESTIMATE)",
+                    "## Compared with the baseline run", "## Charts"):
         assert heading in markdown
     for name in selection_report.CHARTS:
         link = selection_report.chart_file(name)
@@ -80,8 +84,30 @@ def test_summary_json_and_the_comparison_tables(written: dict[str, Path]) -> Non
     assert payload["recommendation"].startswith("**Recommendation: ")
     assert [row["model"] for row in payload["comparison"]] and sum(payload["weights"].values()) == pytest.approx(1)
     assert {row["model"] for row in payload["quality"]} == set(MODELS)
+    assert all("mean_rouge_l" in row and "mean_judge_score" in row for row in payload["quality"])
+    assert payload["judge"]["note"] == f"judge {SMOL}" and payload["judge"]["parse_rate"][-1]["model"] == "all"
+    assert payload["gates"] == OPEN_GATES.model_dump()
     regression = pd.read_csv(written["run_comparison"])
     assert set(regression["model"]) == set(MODELS) and (regression["ratio"] > 0).all()
+
+
+def test_judge_verdicts_are_kept_and_reused_for_the_same_answers(runs: tuple[Path, Path], written) -> None:
+    run = load_run(runs[1])
+    verdicts = pd.read_csv(run.out_dir / judging.JUDGE_CSV)
+    assert len(verdicts) == len(MODELS) * 2 and set(verdicts["judge_model"]) == {SMOL}
+    again, note = judging.judge_run(run, selection_report.run_prompt_set(run), SMOL)
+    assert note.endswith(f"(verdicts read from {judging.JUDGE_CSV})")
+    assert again["judge_score"].tolist() == verdicts["judge_score"].astype("Int64").tolist()
+    assert quality.judge_parse_rate(again).set_index("model").at["all", "n"] == len(MODELS) * 2
+    assert judging.judge_run(run, selection_report.run_prompt_set(run), "none") == (None, "no judge (none configured)")
+
+
+def test_default_gates_exclude_with_reasons_or_recommend(runs: tuple[Path, Path]) -> None:
+    selection = selection_report.select(load_run(runs[1]))
+    ranked = selection.ranked
+    assert (ranked["passed"] | (ranked["excluded_by"] != "")).all()
+    expected = "**Recommendation: " if ranked["passed"].any() else "**No recommendation: no model passes the gates.**"
+    assert selection.recommendation.startswith(expected)
 
 
 def test_deterministic_mode_repeats_every_answer_across_runs(written: dict[str, Path]) -> None:
@@ -93,8 +119,9 @@ def test_deterministic_mode_repeats_every_answer_across_runs(written: dict[str, 
 def test_cli_writes_the_reports_and_names_bad_weights(runs: tuple[Path, Path], capsys) -> None:
     baseline, candidate = runs
     assert cli(["report", str(candidate), "--baseline", str(baseline), "--weights", "quality=1,latency=0",
-                "--watts", "15"]) == 0
-    assert "Recommendation: " in capsys.readouterr().out
+                "--watts", "15", "--judge", "none"]) == 0
+    recommendation = json.loads((candidate / SUMMARY_JSON).read_text(encoding="utf-8"))["recommendation"]
+    assert recommendation in capsys.readouterr().out
     energy = pd.read_csv(candidate / selection_report.ENERGY_CSV)
     assert (energy["watts"] == 15).all()
     assert cli(["report", str(candidate), "--weights", "speed=1"]) == 2

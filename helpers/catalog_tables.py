@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
-    """Every model variant the kit can see, one row each, bundled ones first."""
+    """Every model variant the kit can see, one row each, bundled ones first; `size_class` (tiny / small / mid /
+    large, `config.size_class`) from models.json, `unknown` for a model it does not list."""
     import pandas as pd
 
     rt = runtime or start()
@@ -30,6 +31,7 @@ def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
                 {
                     "alias": info.alias,
                     "id": info.id,
+                    "size_class": entry.size_class if entry else "unknown",
                     "device": device_of(variant),
                     "execution_provider": info.runtime.execution_provider if info.runtime else "",
                     "size_mb": disk_mb(rt.bundled[info.alias].path) if bundled else info.file_size_mb,
@@ -41,7 +43,8 @@ def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
                     "source": rt.bundled[info.alias].source if bundled else "catalog",
                 }
             )
-    columns = ["alias", "id", "device", "execution_provider", "size_mb", "license", "task", "context_length", "cached", "loaded", "source"]
+    columns = ["alias", "id", "size_class", "device", "execution_provider", "size_mb", "license", "task",
+               "context_length", "cached", "loaded", "source"]
     table = pd.DataFrame(rows, columns=columns)
     order = table.source.map({"bundled": 0, "converted": 1, "catalog": 2})
     return table.assign(_order=order).sort_values(["_order", "alias"], ignore_index=True).drop(columns="_order")

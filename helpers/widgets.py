@@ -70,12 +70,14 @@ class WidgetValue(Generic[T]):
 # --- model picker -------------------------------------------------------------------------------------------------
 
 def _model_labels(catalog: pd.DataFrame, selected: list[str]) -> dict[str, str]:
-    """One label per alias: devices, size, license and source; selected names missing from the catalog kept."""
+    """One label per alias: size class, devices, size, license and source; selected names missing from the catalog
+    kept."""
     labels = {}
     for alias, rows in catalog.groupby("alias", sort=False):
         size = pd.to_numeric(rows["size_mb"], errors="coerce").max()
         size_text = "size ?" if pd.isna(size) else f"{size:,.0f} MB"
-        labels[alias] = (f"{alias}  ·  {'/'.join(sorted(set(rows['device'])))}  ·  {size_text}  ·  "
+        labels[alias] = (f"{alias}  ·  {rows['size_class'].iloc[0]}  ·  {'/'.join(sorted(set(rows['device'])))}  ·  "
+                         f"{size_text}  ·  "
                          f"{rows['license'].iloc[0]}  ·  {rows['source'].iloc[0]}")
     for name in selected:
         labels.setdefault(name, f"{name}  ·  not in this table")

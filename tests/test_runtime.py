@@ -49,6 +49,8 @@ def test_catalog_lists_bundled_models_with_metadata(lab):
     assert row.context_length == 2048
     assert row.device == "cpu" and row.execution_provider == "CPUExecutionProvider"
     assert 50 < row.size_mb < 200
+    size_classes = dict(zip(table.alias, table.size_class))
+    assert size_classes[SMOL] == "tiny" and size_classes["qwen2.5-coder-1.5b-instruct-int4"] == "mid"
 
 
 def test_inprocess_chat_answers_with_usage(smol):

@@ -137,12 +137,13 @@ def test_playground_keeps_the_conversation(headless: None, smol) -> None:
 
 def test_picker_and_toggle_headless_print_the_choice(headless: None, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
-    catalog = pd.DataFrame([{"alias": SMOL, "device": "cpu", "size_mb": 90.0, "license": "apache-2.0", "source": "bundled"}])
+    catalog = pd.DataFrame([{"alias": SMOL, "size_class": "tiny", "device": "cpu", "size_mb": 90.0,
+                             "license": "apache-2.0", "source": "bundled"}])
     assert widgets.model_picker(catalog, [SMOL]).value == [SMOL]
     monkeypatch.setattr(widgets, "gpu_providers", lambda manager=None: [])
     assert widgets.device_toggle("gpu").value == "gpu"
     printed = capsys.readouterr().out
-    assert f"{SMOL}  ·  cpu  ·  90 MB  ·  apache-2.0  ·  bundled" in printed
+    assert f"{SMOL}  ·  tiny  ·  cpu  ·  90 MB  ·  apache-2.0  ·  bundled" in printed
     assert "Device: gpu. No GPU execution provider" in printed
 
 
@@ -159,7 +160,8 @@ def test_progress_headless_prints_every_trial(headless: None, capsys: pytest.Cap
 def test_live_widgets_build(monkeypatch: pytest.MonkeyPatch, smol) -> None:
     """With a front end assumed, the same calls build ipywidgets (no kernel needed to construct them)."""
     monkeypatch.setenv(widgets.HEADLESS_ENV, "0")
-    catalog = pd.DataFrame([{"alias": SMOL, "device": "cpu", "size_mb": 90.0, "license": "apache-2.0", "source": "bundled"}])
+    catalog = pd.DataFrame([{"alias": SMOL, "size_class": "tiny", "device": "cpu", "size_mb": 90.0,
+                             "license": "apache-2.0", "source": "bundled"}])
     assert widgets.model_picker(catalog, [SMOL, "elsewhere"]).value == [SMOL, "elsewhere"]
     assert widgets.device_toggle("cpu").value == "cpu"
     progress = widgets.BenchmarkProgress(BenchConfig(models=(SMOL,), prompts="smoke", rounds=1, warmup=0))

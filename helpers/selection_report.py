@@ -12,30 +12,34 @@ baseline run, compares the two. `write_reports(selection)` writes next to result
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
 
+The Markdown sections and the HTML page are rendered by `helpers.selection_render`.
+
 Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]`.
 """
 from __future__ import annotations
 
-import base64
-import html
-import io
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from . import compare, energy, plots, quality
-from .bench.markdown import CONSOLE_COLUMNS, console_table, markdown_table
+from .bench.markdown import console_table
 from .bench.outputs import write_run_files
 from .bench.results import RunFolderError
 from .bench.summary import BenchmarkRun, json_records, load_run
 from .config import ConfigError, ModelsConfig, PromptSet, load_models, resolve_prompt_set
 from .lists import comma_list
+from .selection_render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
+    RANKING_COLUMNS,
+    VALUE_COLUMNS,
+    chart_file,
+    selection_markdown,
+    to_html,
+)
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"
@@ -43,9 +47,6 @@ COMPARISON_CSV = "comparison.csv"
 ENERGY_CSV = "energy_estimate.csv"
 RUN_COMPARISON_CSV = "run_comparison.csv"
 ANSWER_DIFFS_CSV = "answer_diffs.csv"
-RANKING_COLUMNS = ["rank", "model", "size_class", "weighted_score", "pareto", *(f"score_{d}" for d in compare.DIMENSIONS),
-                   "missing"]
-VALUE_COLUMNS = ["model", "params_b", "license", *(d.column for d in compare.DIMENSIONS.values() if d.column != "license_score")]
 
 
 @dataclass
@@ -120,101 +121,6 @@ def charts(selection: Selection) -> dict[str, Figure]:
     """Every chart of CHARTS that has data, by name."""
     made = {name: make(selection) for name, make in CHARTS.items()}
     return {name: figure for name, figure in made.items() if figure is not None}
-
-
-def png_bytes(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def data_uri(figure: Figure) -> str:
-    """The figure as a `data:image/png;base64,...` URI, for a self-contained HTML page."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(figure)).decode("ascii")
-
-
-def chart_file(name: str) -> str:
-    return f"chart_{name}.png"
-
-
-# --- Markdown -------------------------------------------------------------------------------------------------------
-
-def _weights_text(weights: Mapping[str, float]) -> str:
-    return ", ".join(f"{name} {value:.0%}" for name, value in weights.items())
-
-
-def selection_markdown(selection: Selection) -> str:
-    """The selection sections appended to the benchmark report; charts are linked as PNG files beside it."""
-    parts = [
-        "## Recommendation\n\n" + selection.recommendation + "\n",
-        "## Quality (facet HEURISTIC)\n\nFacet coverage is a substring heuristic: an answer scores 1 + 4 × the share "
-        "of the prompt's key points it names (1-5). Blind to meaning; confirm with manual annotation "
-        "(notebook 05).\n\n" + (markdown_table(selection.quality) if not selection.quality.empty else "_no scored answers_\n"),
-        f"## Comparison and ranking\n\nWeights: {_weights_text(selection.weights)}. Each dimension is scored 0 "
-        "(worst of these models) to 1 (best); `weighted_score` is the weighted mean; `pareto`: no other model is "
-        "both better in quality and faster at p95.\n\n" + markdown_table(selection.ranked[RANKING_COLUMNS])
-        + "\nThe values behind the scores:\n\n" + markdown_table(selection.ranked[VALUE_COLUMNS]),
-        "## Cost and energy (ESTIMATE)\n\nEnergy and electricity cost per 1k output tokens = watts × seconds per 1k "
-        "tokens (median output_tps), one request at a time. An estimate, not a measurement of this machine's "
-        "power.\n\n" + markdown_table(selection.energy),
-    ]
-    if selection.run_comparison is not None:
-        changed = selection.answer_diffs[~selection.answer_diffs["same"]] if selection.answer_diffs is not None else pd.DataFrame()
-        parts.append(
-            f"## Compared with the baseline run\n\nBaseline: `{selection.baseline.out_dir}`. `ratio` = this run / "
-            "baseline; a difference is beyond noise only when the 95% CIs of the medians do not overlap.\n\n"
-            + markdown_table(selection.run_comparison)
-            + f"\nDeterministic answers: {len(changed)} of {len(selection.answer_diffs)} matched answers changed"
-            + (" (see `answer_diffs.csv`).\n" if len(changed) else ".\n"))
-    parts.append("## Charts\n\n" + "\n".join(f"![{name}]({chart_file(name)})" for name in selection.figures) + "\n")
-    return "\n".join(parts)
-
-
-# --- HTML -----------------------------------------------------------------------------------------------------------
-
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 6px}"
-        "th{background:#f3f3f3}td{text-align:right}img{max-width:100%}.estimate{color:#a00;font-weight:bold}"
-        ".note{color:#555}")
-
-
-def _html_table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, na_rep="–", float_format=lambda v: f"{v:,.4g}", border=0)
-
-
-def _inline_markdown(text: str) -> str:
-    """Escaped text with **bold** rendered."""
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
-
-
-def to_html(selection: Selection) -> str:
-    """A self-contained HTML report: tables, the recommendation, and every chart as a base64 PNG data URI."""
-    run = selection.run
-    generated = datetime.now(UTC).isoformat(timespec="seconds")
-    sections = [
-        f"<h1>Model selection report</h1><p class='note'>Generated {generated} from "
-        f"<code>{html.escape(str(run.out_dir))}</code>; prompt set "
-        f"<code>{html.escape(run.header['prompt_set']['name'])}</code>, {run.config['rounds']} round(s), "
-        f"max_tokens {run.config['max_tokens']}, temperature {run.config['temperature']}, seed {run.config['seed']}, "
-        f"target {html.escape(run.header['target']['description'])}.</p>",
-        f"<h2>Recommendation</h2><p>{_inline_markdown(selection.recommendation)}</p>",
-        "<h2>Benchmark summary</h2>" + _html_table(run.summary[CONSOLE_COLUMNS]),
-        "<h2>Quality (facet heuristic)</h2><p class='note'>Substring heuristic, 1-5: blind to meaning.</p>"
-        + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>"),
-        f"<h2>Ranking</h2><p>Weights: {html.escape(_weights_text(selection.weights))}</p>"
-        + _html_table(selection.ranked[RANKING_COLUMNS]) + _html_table(selection.ranked[VALUE_COLUMNS]),
-        "<h2>Cost and energy <span class='estimate'>ESTIMATE</span></h2>"
-        "<p class='note'>watts × seconds per 1k output tokens; electricity only.</p>" + _html_table(selection.energy),
-    ]
-    if selection.run_comparison is not None:
-        sections.append(f"<h2>Compared with the baseline run</h2><p class='note'>Baseline "
-                        f"<code>{html.escape(str(selection.baseline.out_dir))}</code>; beyond noise = the 95% CIs of "
-                        "the medians do not overlap.</p>" + _html_table(selection.run_comparison))
-    sections.append("<h2>Charts</h2>" + "".join(
-        f"<figure><img alt='{name}' src='{data_uri(figure)}'><figcaption>{name}</figcaption></figure>"
-        for name, figure in selection.figures.items()))
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Model selection report</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>\n")
 
 
 # --- writing --------------------------------------------------------------------------------------------------------

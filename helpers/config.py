@@ -12,6 +12,9 @@ from .paths import REPO_ROOT
 
 MODELS_FILE = REPO_ROOT / "models.json"
 PROMPTS_FILE = REPO_ROOT / "prompts.json"
+# How the kit reads every JSON and CSV file a person may have saved: UTF-8, with or without a byte-order mark
+# (Windows editors and Excel write one). Python's "utf-8-sig" drops a leading BOM and reads plain UTF-8 as is.
+READ_ENCODING = "utf-8-sig"
 
 
 class ConfigError(ValueError):
@@ -120,9 +123,11 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 def _read_json(path: Path) -> object:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding=READ_ENCODING))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found. Restore it from the repository (git checkout -- {path.name}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8.") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
 

@@ -28,7 +28,8 @@ with the server's own timestamps (arrival, each token written, response complete
 comparable with an in-process client's) and how far the server fell behind its script.
 
 Use `with serve(Script(...)) as base_url:` (the root URL, without `/v1`, as Foundry Local reports it), or run
-`python tests/fixture_server.py --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`.
+`python tests/fixture_server.py --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`
+(or `--case burst`: a case of issue #10 from tests/field/cases.py).
 """
 from __future__ import annotations
 
@@ -377,9 +378,15 @@ def main() -> None:
     parser.add_argument("--no-usage", action="store_true", help="never report token usage")
     parser.add_argument("--mode", choices=MODES, default="normal")
     parser.add_argument("--cut-after", type=int, default=Script.cut_after)
+    parser.add_argument("--case", help="serve a case of issue #10 instead (tests/field/cases.py), e.g. burst")
     args = parser.parse_args()
-    script = Script(model_id=args.model_id, ttft_s=args.ttft_ms / 1000, gap_s=args.gap_ms / 1000,
-                    tokens=args.tokens, usage=not args.no_usage, mode=args.mode, cut_after=args.cut_after)
+    if args.case:
+        from tests.field.cases import BY_NAME
+
+        script = BY_NAME[args.case].script()
+    else:
+        script = Script(model_id=args.model_id, ttft_s=args.ttft_ms / 1000, gap_s=args.gap_ms / 1000,
+                        tokens=args.tokens, usage=not args.no_usage, mode=args.mode, cut_after=args.cut_after)
     with serve(script, port=args.port) as base_url:
         print(f"fixture server on {base_url} (OpenAI base_url {base_url}/v1); Ctrl-C to stop", flush=True)
         try:

@@ -27,7 +27,8 @@ SMOL_ID = "smollm2-135m-instruct-int4:1"  # served under the bundled model's id:
 # 20 words that are one token each in SmolLM2's tokenizer (checked by test_words_are_one_token_each).
 WORDS = [" The", " cat", " sat", " on", " the", " mat", " and", " the", " dog", " ran", " to", " the", " park",
          " with", " a", " red", " ball", " in", " its", " mouth"]
-THINK_ANSWER = "<think>Small models run on laptops, phones, edge devices.</think> A big model in the cloud."
+THINK_ANSWER = ("<think>Small models have few parameters and run on laptops, phones, edge devices.</think> "
+                "A big model in the cloud.")
 API_KEY = "field-test-key"
 CONTEXT_ERROR_TEXT = "exceeds the available context size"
 

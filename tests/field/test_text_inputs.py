@@ -82,3 +82,20 @@ def test_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes('{"version": 1, "x": "caf\u00e9"}'.encode("latin-1"))
     with pytest.raises(config.ConfigError, match="prompts.json: not UTF-8"):
         load_prompts(path)
+
+
+def test_inprocess_reasoning_items_are_told_apart() -> None:
+    """In-process, the SDK marks reasoning text as TextItemType.REASONING: first token vs TTFT, both texts."""
+    from foundry_local_sdk import TextItem, TextItemType
+
+    from helpers.timing import _record_text, _TrialRecorder
+
+    recorder = _TrialRecorder(streamed=True)
+    recorder.begin()
+    for item in [TextItem("hmm", TextItemType.REASONING), TextItem(" so"), TextItem(" yes")]:
+        _record_text(item, recorder)
+    recorder.complete()
+    recorder.finish_reason, recorder.ended = "stop", True
+    trial = recorder.result()
+    assert (trial.text, trial.reasoning, trial.output_tokens, trial.reasoning_tokens) == (" so yes", "hmm", 3, 1)
+    assert trial.ttft_any_s < trial.ttft_s

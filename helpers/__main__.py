@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--endpoint", help="base URL of another OpenAI-compatible server (default: the built-in one)")
     bench.add_argument("--server-pid", type=int, help="process id of the --endpoint server, to sample its memory")
     bench.add_argument("--device", choices=DEVICES, help="device (default auto)")
+    bench.add_argument("--prompt-cache", choices=["cold", "warm"],
+                       help="cold (default): TTFT of a cold prefill on every engine (per-request prefix, "
+                            "cache_prompt: false); warm: prompts repeat unchanged and a server's prefix cache may "
+                            "serve them (labelled in the report)")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")

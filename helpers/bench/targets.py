@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Protocol
 
 import psutil
+from openai import APIConnectionError
 
 from .. import config as config_files
 from .. import runtime
@@ -121,7 +122,10 @@ class EndpointModel:
 
     def load(self) -> float | None:
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
-        listed = [m.id for m in self._client.models.list()]
+        try:
+            listed = [m.id for m in self._client.models.list()]
+        except APIConnectionError as exc:  # "Connection error." alone does not say where
+            raise ConnectionError(f"cannot reach {self._base_url}/v1 ({exc.__cause__ or exc})") from exc
         self.model_id = runtime.http_model_id(self.name, self._client)
         if listed and self.model_id not in listed:
             raise runtime.ModelNotFoundError(
@@ -141,7 +145,8 @@ class EndpointModel:
 
 def _openai_trial(client: OpenAI, model_id: str, messages: ChatMessages, generation: Generation) -> TrialTiming:
     return time_openai_chat(client, model_id, messages, max_tokens=generation.max_tokens,
-                            temperature=generation.temperature, seed=generation.seed, stream=generation.stream)
+                            temperature=generation.temperature, seed=generation.seed, stream=generation.stream,
+                            extra=generation.extra)
 
 
 class InprocessTarget:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import Facet, Prompt, PromptSet
+from .config import READ_ENCODING, Facet, Prompt, PromptSet
 from .reasoning import visible_answer
 from .runtime import load
 from .timing import time_inprocess_chat
@@ -220,7 +220,7 @@ def import_annotations(
     1-5, a prompt id not in `prompt_set`, a model not in `models`, or a model x prompt annotated twice.
     """
     path = Path(path)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding=READ_ENCODING)
     missing = [c for c in ("model", "prompt_id", "score") if c not in table.columns]
     if missing:
         raise AnnotationError(f"{path}: missing column(s) {missing}; the file needs {ANNOTATION_COLUMNS}")

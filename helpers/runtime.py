@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import paths
-from .config import load_models
+from .config import READ_ENCODING, load_models
 from .devices import DeviceChoice, choose_device, gpu_providers
 from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
 
@@ -56,7 +56,7 @@ class BundledModel:
 
     @property
     def context_length(self) -> int | None:
-        search = json.loads((self.path / "genai_config.json").read_text()).get("search", {})
+        search = json.loads((self.path / "genai_config.json").read_text(encoding=READ_ENCODING)).get("search", {})
         return search.get("max_length")
 
 
@@ -105,7 +105,7 @@ def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
     if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
         raise FileNotFoundError(f"{folder} is not a built model folder: it needs genai_config.json and kit_model.json "
                                 "(build it with `python -m helpers byom` or `python -m helpers build`).")
-    meta = json.loads((folder / "kit_model.json").read_text())
+    meta = json.loads((folder / "kit_model.json").read_text(encoding=READ_ENCODING))
     entry = (load_models().models if entries is None else entries).get(folder.name)
     return BundledModel(
         catalog=CatalogModel(

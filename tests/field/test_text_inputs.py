@@ -99,3 +99,11 @@ def test_inprocess_reasoning_items_are_told_apart() -> None:
     trial = recorder.result()
     assert (trial.text, trial.reasoning, trial.output_tokens, trial.reasoning_tokens) == (" so yes", "hmm", 3, 1)
     assert trial.ttft_any_s < trial.ttft_s
+
+
+def test_bom_in_a_summary_csv(tmp_path: Path) -> None:
+    from helpers.router import latest_summary
+
+    path = tmp_path / "summary.csv"
+    path.write_text("model,e2e_ms_p95\nm,12.5\n", encoding="utf-8-sig")
+    assert latest_summary(path).columns[0] == "model"

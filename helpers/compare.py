@@ -65,8 +65,8 @@ LICENSE_SCORES: dict[str, float] = {"apache-2.0": 1.0, "mit": 1.0, "bsd-3-clause
 UNKNOWN_LICENSE_SCORE = 0.0
 SLM_MAX_PARAMS_B = 1.0  # below this many billion parameters a model fits an edge device: an SLM here
 COMPARISON_COLUMNS = ["model", "status", "params_b", "size_class", "license", "license_score", "e2e_ms_p50",
-                      "e2e_ms_p95", "ttft_ms_p50", "decode_tps_median", "output_tps_median", "peak_rss_mb",
-                      "disk_mb", "mean_facet_score", "facet_coverage"]
+                      "e2e_ms_p95", "ttft_ms_p50", "ttft_any_ms_p50", "decode_tps_median", "output_tps_median",
+                      "reasoning_tokens_mean", "peak_rss_mb", "disk_mb", "mean_facet_score", "facet_coverage"]
 
 
 # --- the comparison table -----------------------------------------------------------------------------------------
@@ -86,7 +86,8 @@ def size_class(params_b: float | None) -> str:
 
 
 def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models: ModelsConfig) -> pd.DataFrame:
-    """One row per model of the benchmark summary: speed and memory, quality, footprint and license.
+    """One row per model of the benchmark summary: speed (TTFT = first answer token, ttft_any = first token of any
+    kind, reasoning tokens: a reasoning model's answer waits for its thinking), memory, quality, footprint, license.
 
     `quality` is `quality.quality_summary(...)` (or None: quality columns missing). A model missing from
     models.json keeps an unknown license and size (scored worst) rather than failing the comparison.
@@ -103,7 +104,7 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
         table = table.merge(quality[["model", "mean_facet_score", "facet_coverage"]], on="model", how="left")
     else:
         table["mean_facet_score"] = table["facet_coverage"] = np.nan
-    return table[COMPARISON_COLUMNS].reset_index(drop=True)
+    return table.reindex(columns=COMPARISON_COLUMNS).reset_index(drop=True)  # a summary without a column: NaN
 
 
 def normalized_scores(table: pd.DataFrame) -> pd.DataFrame:

@@ -48,7 +48,8 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _script(**fields: Any) -> Callable[[], Script]:
+def scripted(**fields: Any) -> Callable[[], Script]:
+    """A Script factory: the issue's timing (300 ms, then 20 ms apart, 20 tokens) with `fields` changed."""
     return lambda: Script(**({"ttft_s": TTFT_MS / 1000, "gap_s": GAP_MS / 1000, "tokens": TOKENS} | fields))
 
 
@@ -141,32 +142,32 @@ def check_think_answer(record: Record) -> None:
 
 
 CASES = [
-    Case("reasoning-content", "1", _script(tokens=30, reasoning_tokens=20), check_reasoning,
+    Case("reasoning-content", "1", scripted(tokens=30, reasoning_tokens=20), check_reasoning,
          "TPOT 20 ms, decode 50 tok/s; first token 300 ms, TTFT 700 ms; 20 reasoning + 10 answer tokens"),
-    Case("reasoning-field", "1", _script(tokens=30, reasoning_tokens=20, reasoning_style="reasoning"),
+    Case("reasoning-field", "1", scripted(tokens=30, reasoning_tokens=20, reasoning_style="reasoning"),
          check_reasoning, "as reasoning-content, reasoning in `reasoning`"),
-    Case("reasoning-think", "1", _script(tokens=30, reasoning_tokens=20, reasoning_style="think"),
+    Case("reasoning-think", "1", scripted(tokens=30, reasoning_tokens=20, reasoning_style="think"),
          check_reasoning, "as reasoning-content, reasoning as <think>…</think> in content"),
-    Case("tokens-per-chunk", "2", _script(model_id=SMOL_ID, content_tokens=WORDS, tokens_per_chunk=4, usage=False),
+    Case("tokens-per-chunk", "2", scripted(model_id=SMOL_ID, content_tokens=WORDS, tokens_per_chunk=4, usage=False),
          check_tokens_per_chunk, "20 tokens (tokenizer), decode 59 tok/s (19 tokens over 320 ms)"),
-    Case("chunks-no-tokenizer", "2", _script(tokens_per_chunk=4, usage=False), check_chunks_flagged,
+    Case("chunks-no-tokenizer", "2", scripted(tokens_per_chunk=4, usage=False), check_chunks_flagged,
          "5 chunks, tokens_source chunks, flagged in the report"),
-    Case("burst", "3", _script(ttft_s=0.68, gap_s=0.0, burst=True), check_burst,
+    Case("burst", "3", scripted(ttft_s=0.68, gap_s=0.0, burst=True), check_burst,
          "TTFT 680 ms; TPOT and decode not measurable (missing, with a note)"),
-    Case("error-line", "4", _script(mode="error_line"), check_error, "failed trial with the server's message"),
-    Case("error-data", "4", _script(mode="error_data"), check_error, "failed trial with the server's message"),
-    Case("unfinished", "4", _script(mode="unfinished"), check_unfinished,
+    Case("error-line", "4", scripted(mode="error_line"), check_error, "failed trial with the server's message"),
+    Case("error-data", "4", scripted(mode="error_data"), check_error, "failed trial with the server's message"),
+    Case("unfinished", "4", scripted(mode="unfinished"), check_unfinished,
          "failed (incomplete) trial: no finish reason, no [DONE]"),
-    Case("sse-extras", "5", _script(sse_extras=True), check_plain, "ignored: TTFT 300 ms, TPOT 20 ms, 20 tokens"),
-    Case("delta-null", "6", _script(final_delta="null"), check_plain, "20 tokens, finish reason stop"),
-    Case("delta-missing", "6", _script(final_delta="missing"), check_plain, "20 tokens, finish reason stop"),
-    Case("whole-delta", "7", _script(whole_field="delta"), check_whole_delta, "answer and usage read",
+    Case("sse-extras", "5", scripted(sse_extras=True), check_plain, "ignored: TTFT 300 ms, TPOT 20 ms, 20 tokens"),
+    Case("delta-null", "6", scripted(final_delta="null"), check_plain, "20 tokens, finish reason stop"),
+    Case("delta-missing", "6", scripted(final_delta="missing"), check_plain, "20 tokens, finish reason stop"),
+    Case("whole-delta", "7", scripted(whole_field="delta"), check_whole_delta, "answer and usage read",
          stream=False),
-    Case("whole-unknown", "7", _script(whole_field="result"), check_whole_unknown,
+    Case("whole-unknown", "7", scripted(whole_field="result"), check_whole_unknown,
          "a clear error naming the field and the server", stream=False),
-    Case("api-key", "8", _script(api_key=API_KEY), check_plain, "the key on every request; model loaded",
+    Case("api-key", "8", scripted(api_key=API_KEY), check_plain, "the key on every request; model loaded",
          env={"FOUNDRY_LOCAL_API_KEY": API_KEY}),
-    Case("think-answer", "9", _script(content_tokens=[THINK_ANSWER[i:i + 6] for i in range(0, len(THINK_ANSWER), 6)]),
+    Case("think-answer", "9", scripted(content_tokens=[THINK_ANSWER[i:i + 6] for i in range(0, len(THINK_ANSWER), 6)]),
          check_think_answer, "answer = the visible text only; facet score 1.0"),
 ]
 BY_NAME = {case.name: case for case in CASES}

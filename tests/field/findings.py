@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fixture_server import Script, serve
-from .cases import BY_NAME, Case, _script
+from .cases import BY_NAME, Case, scripted
 
 ROUNDS = 3
 COUNT_PROMPT = {"description": "one prompt", "prompts": [{"id": "count", "text": "Count."}]}
@@ -90,7 +90,7 @@ def _server(name: str) -> Iterator[tuple[str | None, Script | None]]:
         script = Script(ttft_s=0.3, gap_s=0.02, tokens=20, prefix_cache=True,
                         honours_cache_prompt=name.endswith("llamacpp"))
     elif name == "bom-prompts-file":
-        script = _script()()
+        script = scripted()()
     else:
         script = BY_NAME[name].script()
     with serve(script) as base_url:

@@ -21,7 +21,7 @@ from helpers.config import resolve_prompt_set
 from helpers.prompt_cache import NO_CACHE_FIELDS
 
 from ..fixture_server import Script, serve
-from .cases import API_KEY, CASES, TTFT_MS, Case, _script, near
+from .cases import API_KEY, CASES, TTFT_MS, Case, near, scripted
 from .conftest import chat_requests, run_case, with_send_time
 
 ROUNDS = 2
@@ -123,7 +123,7 @@ def test_prompts_file_with_a_bom(path: str, tmp_path: Path) -> None:
     """Case 10 through the benchmark: a --prompts file saved with a UTF-8 byte-order mark is accepted."""
     prompts = _prompts_file(tmp_path, "bom", encoding="utf-8-sig")
     assert prompts.read_bytes().startswith(b"\xef\xbb\xbf")
-    with serve(_script()()) as base_url:
+    with serve(scripted()()) as base_url:
         code, output = bench(path, base_url, "fixture-model:1", prompts, tmp_path / "run", {}, rounds=1)
     assert code == 0, output
     assert records(tmp_path / "run", "trial")[0]["ok"]

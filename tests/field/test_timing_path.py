@@ -57,8 +57,9 @@ def test_unreachable_endpoint_names_the_url() -> None:
     assert not trial.ok and f"{base_url}/v1" in trial.error
 
 
-def test_no_api_key_is_refused_and_recorded() -> None:
-    script, record = run_case(CASES[0].__class__(**{**CASES[0].__dict__, "script": lambda: Script(api_key=API_KEY)}),
-                              lambda url, s: time_openai_chat(runtime.openai_client(url), s.model_id, MESSAGES,
-                                                              max_tokens=8).to_record())
-    assert not record["ok"] and "401" in record["error"] and len(chat_requests(script)) == 1
+def test_without_the_key_the_trial_fails_once_with_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(runtime.API_KEY_ENV, raising=False)
+    script = Script(api_key=API_KEY)
+    with serve(script) as base_url:
+        trial = time_openai_chat(runtime.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8)
+    assert not trial.ok and "401" in trial.error and len(chat_requests(script)) == 1

@@ -15,7 +15,8 @@ Source: WHATWG HTML, section 9.2 "Server-sent events", 9.2.6 "Interpreting an ev
 One deliberate addition, because real servers put errors there: a field outside the spec's list (llama.cpp's
 `error: {...}` line, for one) is not dropped silently but kept in `ServerSentEvent.other_fields`, and a block
 that holds only such fields is reported as an event with `data` None. A caller that does not care ignores them,
-as the spec does. Lines still unterminated when the stream ends are discarded (spec: an incomplete event).
+as the spec does. An event still incomplete when the stream ends is discarded (spec), except its fields outside
+the spec's list: a server that writes `error: ...` and closes the connection is still heard.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-SPEC_FIELDS = ("data", "event", "id", "retry")
 DEFAULT_EVENT = "message"
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -99,3 +99,5 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
                 retry_ms = int(value)
         else:
             block.other.append((name, value))
+    if block.other:
+        yield ServerSentEvent(data=None, last_event_id=last_event_id, retry_ms=retry_ms, other_fields=tuple(block.other))

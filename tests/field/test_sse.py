@@ -42,3 +42,9 @@ def test_fields_outside_the_spec_are_kept_for_the_caller() -> None:
 def test_event_type_is_per_event() -> None:
     events = list(iter_events([b"event: error\ndata: x\n\ndata: y\n\n"]))
     assert [(e.event, e.data) for e in events] == [("error", "x"), ("message", "y")]
+
+
+def test_an_error_line_before_the_connection_closes_is_heard() -> None:
+    events = list(iter_events([b'data: {"a": 1}\n\nerror: {"code": 500}\n']))
+    assert [e.data for e in events] == ['{"a": 1}', None] and events[1].other_fields == (("error", '{"code": 500}'),)
+    assert list(iter_events([b"data: cut short\n"])) == []  # an incomplete event is discarded (spec)

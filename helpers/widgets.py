@@ -171,8 +171,9 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
     Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
     """
     playground = ChatPlayground(model, max_tokens, system)
+    speaker = model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
     if not is_live():
-        print(f"you: {prompt}\n{model.id}: ", end="", flush=True)
+        print(f"you: {prompt}\n{speaker}: ", end="", flush=True)
         timing = playground.ask(prompt, lambda text: print(text, end="", flush=True))
         print(f"\n[{timing_line(timing)}]")
         return playground
@@ -188,7 +189,7 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
 
     def answer(message: str) -> None:
         playground.max_tokens = length.value
-        conversation.append_stdout(f"\nyou: {message}\n{model.id}: ")
+        conversation.append_stdout(f"\nyou: {message}\n{speaker}: ")
         stats.value = "generating…"
         timing = playground.ask(message, conversation.append_stdout)
         conversation.append_stdout("\n")

@@ -1,0 +1,73 @@
+"""The kit against the Foundry Local app's service, emulated on loopback (tests/app_service_emulator.py)."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from helpers import app_service
+
+SMOL = "smollm2-135m-instruct-int4"
+
+
+def _loads(url: str) -> list[dict]:
+    """The load requests the emulator received, oldest first."""
+    with urllib.request.urlopen(f"{url}/emulator/requests", timeout=10) as reply:
+        return [r for r in json.load(reply) if r["path"].startswith("/openai/load/")]
+
+
+def test_recognises_the_app_service_and_not_the_built_in_web_service(app_service_url, served_smol):
+    assert app_service.is_app_service(app_service_url)
+    assert not app_service.is_app_service(served_smol[0])
+
+
+def test_catalog_lists_every_variant_with_the_columns_of_the_in_process_catalog(app_service_url):
+    table = app_service.catalog_table(app_service_url)
+    smol = table[table.alias == SMOL]
+    assert set(smol.device) == {"cpu", "gpu"}
+    assert set(smol.execution_provider) == {"CPUExecutionProvider", "CUDAExecutionProvider"}
+    phi = table[table.alias == "phi-4-mini"].iloc[0]
+    assert (phi.id, phi.license, phi.size_mb, phi.source) == ("Phi-4-mini-instruct-generic-cpu:1", "MIT", 4915, "service")
+    assert list(table.columns)[:3] == ["alias", "id", "device"]
+
+
+def test_download_shows_a_bar_to_100_percent_and_caches(app_service_url, capsys):
+    model = app_service.download(app_service_url, "phi-4-mini")
+    assert model.id == "Phi-4-mini-instruct-generic-cpu:1"
+    bar = capsys.readouterr().err
+    assert "download Phi-4-mini-instruct-generic-cpu:1" in bar and "100/100%" in bar
+    assert next(m for m in app_service.models(app_service_url) if m.alias == "phi-4-mini").cached
+    app_service.download(app_service_url, "phi-4-mini")
+    assert "already in the service's cache" in capsys.readouterr().out
+
+
+def test_unknown_model_names_the_service_and_its_aliases(app_service_url):
+    with pytest.raises(app_service.ServiceError, match=r"'no-such-model' is not in the catalog .* lists: phi-4-mini, smollm2"):
+        app_service.download(app_service_url, "no-such-model")
+
+
+def test_load_and_unload_are_timed_and_the_device_maps_to_ep(app_service_url):
+    model, seconds, choice = app_service.load(app_service_url, SMOL, "cpu")
+    assert (model.id, choice.device, choice.message) == (f"{SMOL}-generic-cpu:1", "cpu", "")
+    assert seconds > 0 and model.id in app_service.loaded(app_service_url)
+    assert _loads(app_service_url)[-1]["query"]["ep"] == "cpu"
+    assert app_service.unload(app_service_url, model.id) > 0
+    assert model.id not in app_service.loaded(app_service_url)
+
+    model, _, choice = app_service.load(app_service_url, SMOL, "gpu")
+    gpu_try, cpu_load = _loads(app_service_url)[-2:]
+    assert gpu_try["path"].endswith(f"{SMOL}-cuda-gpu:1") and gpu_try["query"]["ep"] == "cuda"
+    assert cpu_load["query"]["ep"] == "cpu" and model.device == "cpu"
+    assert "GPU requested but the service could not load" in choice.message and "Continuing on the CPU" in choice.message
+    app_service.unload(app_service_url, model.id)
+
+
+def test_token_count(app_service_url):
+    assert app_service.count_tokens(app_service_url, SMOL, [{"role": "user", "content": "one two three"}]) > 3
+
+
+@pytest.mark.parametrize("line, percent", [('("model.onnx.data", 0.5)', 50.0), ('("", 1)', 100.0),
+                                           ("Total 45.23% Downloading model.onnx", 45.23), ("starting", None)])
+def test_download_progress_lines(line, percent):
+    assert app_service._progress_percent(line) == percent

@@ -151,5 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """`main`, with the kit's clear errors printed as one line (no traceback) and exit status 1."""
+    from .errors import ClearError
+
+    try:
+        return main(argv)
+    except ClearError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

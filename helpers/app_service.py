@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .devices import DeviceChoice
+from .errors import ClearError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +43,7 @@ _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _FRACTION = re.compile(r"^\(\s*\"?([^\",]*)\"?\s*,\s*([0-9.eE+-]+)\s*\)$")
 
 
-class ServiceError(RuntimeError):
+class ServiceError(ClearError, RuntimeError):
     """The service answered with an error, or not at all; the message names the URL and what to do."""
 
 

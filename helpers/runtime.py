@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from . import paths
 from .config import READ_ENCODING, load_models
 from .devices import DeviceChoice, choose_device, gpu_providers
+from .errors import ClearError
+from .gateway import Front, port_taken_message, whois
 from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
 
 if TYPE_CHECKING:
@@ -36,8 +38,12 @@ PORT_ENV = "FOUNDRY_LAB_PORT"
 BUNDLED_VERSION = 1
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(ClearError, LookupError):
     """No model with that alias or id in any catalog the kit can see."""
+
+
+class PortInUseError(ClearError, OSError):
+    """The kit's port is taken; the message says by whom (the kit elsewhere, or a foreign program) and what to do."""
 
 
 @dataclass
@@ -68,12 +74,14 @@ class LabRuntime:
     offline: bool
     bundled: dict[str, BundledModel]
     catalog_server: OfflineCatalogServer
-    port: int
+    port: int | None  # the served API's port; None: any free port, reported when the service starts
     messages: list[str] = field(default_factory=list)
+    role: str = "a notebook kernel or script"  # who serves, as `GET /foundry-lab` tells other kit processes
+    front: Front | None = None
 
     @property
     def web_url(self) -> str | None:
-        return self.manager.urls[0] if self.manager.urls else None
+        return self.front.url if self.front else None
 
 
 _runtime: LabRuntime | None = None
@@ -154,7 +162,8 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
         for item in bundled.values():
             item.cache_path = place_in_cache(item.path, item.catalog, paths.model_cache_dir())
         catalogs = [(server.url, None)] if offline else [(PUBLIC_CATALOG_URL, None), (server.url, None)]
-        port = int(os.environ.get(PORT_ENV, DEFAULT_PORT)) if port is None else port
+        if port is None and os.environ.get(PORT_ENV, "").strip():
+            port = int(os.environ[PORT_ENV])
         for folder in (paths.app_data_dir(), paths.model_cache_dir(), paths.logs_dir()):
             folder.mkdir(parents=True, exist_ok=True)
         FoundryLocalManager.initialize(
@@ -163,7 +172,7 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
                 app_data_dir=str(paths.app_data_dir()),
                 model_cache_dir=str(paths.model_cache_dir()),
                 logs_dir=str(paths.logs_dir()),
-                web=Configuration.WebService(urls=f"http://127.0.0.1:{port}"),
+                web=Configuration.WebService(urls="http://127.0.0.1:0"),  # behind the kit's front (gateway.py)
                 catalog_urls=catalogs,
                 disable_nonessential_telemetry=True,
             )
@@ -367,20 +376,35 @@ def external_endpoint() -> str | None:
 
 
 def web_service_url(runtime: LabRuntime | None = None) -> str:
-    """Base URL of the OpenAI-compatible service: the external endpoint, else the built-in one (started here)."""
+    """Base URL of the OpenAI-compatible service: the external endpoint, else this process's own (started here).
+
+    This process serves on `runtime.port` (`serve`: 5273 or FOUNDRY_LAB_PORT; others: FOUNDRY_LAB_PORT, else any
+    free port, so notebooks open side by side never clash), through the kit's front (`gateway.Front`: aliases,
+    identification). The first call prints one line saying which server this is.
+    PortInUseError when the port is taken, naming the kit process or the foreign program that holds it.
+    """
     external = external_endpoint()
     if external:
         return external
     rt = runtime or start()
-    if not rt.manager.urls:
-        try:
-            rt.manager.start_web_service()
-        except Exception as exc:  # noqa: BLE001 - the SDK raises its own exception type
-            raise RuntimeError(
-                f"Could not start the web service on 127.0.0.1:{rt.port} ({exc}). "
-                f"Another program may use the port: set {PORT_ENV} to another port (0 picks a free one)."
-            ) from exc
-    return rt.manager.urls[0]
+    with _lock:
+        if rt.front is None:
+            if not rt.manager.urls:
+                rt.manager.start_web_service()
+            try:
+                rt.front = Front(rt.port or 0, rt.manager.urls[0], rt.role, lambda: _loaded_aliases(rt))
+            except OSError:
+                raise PortInUseError(port_taken_message(rt.port or 0, whois(rt.port or 0) or {})) from None
+            where = "its fixed port" if rt.port else f"a free port; set {PORT_ENV} to pin one"
+            print(f"Web service: {rt.front.url}/v1 is this process's own ({rt.role}, {where}).", flush=True)
+    return rt.front.url
+
+
+def _loaded_aliases(rt: LabRuntime) -> list[str]:
+    from foundry_local_sdk import CatalogType
+
+    return sorted({m.alias for kind in (CatalogType.LOCAL, CatalogType.PUBLIC)
+                   for m in rt.manager.get_catalog(kind).get_loaded_models()})
 
 
 def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> OpenAI:
@@ -392,21 +416,31 @@ def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> Open
 
 
 def http_model_id(name: str, client: OpenAI) -> str:
-    """The id the server lists for an alias (`smollm2-…-int4` -> `smollm2-…-int4:1`); names pass through otherwise."""
+    """The name the server lists for a model: the alias on the kit's server, the variant id (`alias:1`) on others.
+
+    Names the server does not list pass through unchanged.
+    """
     ids = [m.id for m in client.models.list()]
     if name in ids:
         return name
-    matches = [i for i in ids if i.split(":")[0] == name]
-    return matches[0] if matches else name
+    bare = name.split(":")[0]  # the kit's own server lists aliases: `alias:1` -> `alias`
+    return next((i for i in ids if i.split(":")[0] == bare), name)
 
 
 def serve(models: list[str], port: int | None = None) -> None:
-    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C)."""
+    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C).
+
+    The port is `port`, else FOUNDRY_LAB_PORT, else 5273 (the port the workshop's scripts use).
+    """
+    if port is None:
+        port = int(os.environ.get(PORT_ENV) or DEFAULT_PORT)
     rt = start(port=port)
+    rt.role = "foundry-lab serve"
+    url = web_service_url(rt)  # the port first: a taken port fails before any model is loaded
     for name in models:
         model, choice = get_model(name, runtime=rt)
         print(f"loaded {model.id} in {load(model):.2f} s {choice.message}".rstrip())
-    print(f"Serving OpenAI-compatible API at {web_service_url(rt)}/v1 (Ctrl-C to stop)", flush=True)
+    print(f"Serving OpenAI-compatible API at {url}/v1 (Ctrl-C to stop)", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -256,3 +256,17 @@ def _progress_percent(line: str) -> float | None:
         return float(fraction.group(2)) * 100.0
     percent = _PERCENT.search(line)
     return float(percent.group(1)) if percent else None
+
+
+def ensure_loaded(base_url: str, name: str, device: str = "auto") -> ServiceModel:
+    """The variant of `name` that the service has loaded, loading it first (on `device`) when none is."""
+    found = variants(base_url, name)
+    ready = next((m for m in found if m.loaded), None)
+    return ready or load(base_url, name, device)[0]
+
+
+def default_models(base_url: str, wanted: list[str]) -> list[str]:
+    """The `wanted` aliases (models.json defaults) that the service lists; else the aliases it has cached."""
+    listed = models(base_url)
+    aliases = {m.alias for m in listed}
+    return [name for name in wanted if name in aliases] or sorted({m.alias for m in listed if m.cached})

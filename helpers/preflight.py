@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from . import runtime
-from .config import resolve_prompt_set
+from . import app_service, runtime
+from .config import load_models, resolve_prompt_set
 from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
 from .versions import versions
 
@@ -33,8 +33,24 @@ class Check:
 
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
-    """The models to check: as given, else models.json's defaults for the offline or the online world."""
-    return models or runtime.default_models(offline)
+    """The models to check: as given, else models.json's defaults for the offline or the online world.
+
+    With FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: the defaults of both worlds that the service
+    lists, else the models it has cached.
+    """
+    if models:
+        return models
+    service = service_endpoint()
+    if service:
+        defaults = load_models().defaults
+        return app_service.default_models(service, defaults["offline"] + defaults["online"])
+    return runtime.default_models(offline)
+
+
+def service_endpoint() -> str | None:
+    """FOUNDRY_LOCAL_ENDPOINT when it is the Foundry Local app's service (its models are looked up there)."""
+    external = runtime.external_endpoint()
+    return external if external and app_service.is_app_service(external) else None
 
 
 def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callable[[], str]) -> bool:
@@ -74,9 +90,13 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
         return checks
     rt = runtime.start(quiet=True)
     messages = [{"role": "user", "content": resolve_prompt_set("smoke")[1].prompts[0].text}]
-    client = _check_endpoint(checks, rt) if http else None
+    service = service_endpoint()
+    client = _check_endpoint(checks, rt) if http or service else None
     for name in target_models(models, rt.offline):
-        _check_model(checks, rt, name, device, messages, client)
+        if service:
+            _check_service_model(checks, service, name, device, messages, client)
+        else:
+            _check_model(checks, rt, name, device, messages, client)
     return checks
 
 
@@ -113,6 +133,37 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                lambda: _answer(time_openai_chat(client, runtime.http_model_id(model.id, client), messages,
                                                 max_tokens=PROBE_MAX_TOKENS)))
     runtime.unload(model)
+
+
+def _check_service_model(checks: list[Check], service: str, name: str, device: str,
+                         messages: list[dict[str, str]], client: OpenAI | None) -> None:
+    """At the Foundry Local app's service: find in its catalog, load (device -> ep, timed), answer, unload."""
+    try:
+        found = app_service.variants(service, name)
+    except app_service.ServiceError as exc:
+        checks.append(Check("model found", name, False, str(exc)[:400],
+                            "Pick a model the service lists: `foundry-lab model list`."))
+        return
+    listed = ", ".join(f"{m.id} ({m.device}{', cached' if m.cached else ''})" for m in found)
+    checks.append(Check("model found", name, True, f"at the service: {listed}"))
+    if not any(m.cached for m in found):
+        checks.append(Check("downloaded", name, False, "not in the service's cache",
+                            f"Download it first: `foundry-lab model download {name}`."))
+        return
+    loaded: list[app_service.ServiceModel] = []
+
+    def load() -> str:
+        model, seconds, choice = app_service.load(service, name, device)
+        loaded.append(model)
+        return f"{model.id} on {model.device} in {seconds:.2f} s" + (f" ({choice.message})" if choice.message else "")
+
+    if not _guard(checks, "load at the service", name, "Free memory at the service or pick a smaller model.", load):
+        return
+    if client is not None:
+        _guard(checks, "answers over HTTP", name, "Check the service's log (`foundry service status`).",
+               lambda: _answer(time_openai_chat(client, loaded[0].id, messages, max_tokens=PROBE_MAX_TOKENS)))
+    _guard(checks, "unload at the service", name, "Unload it with `foundry model unload`.",
+           lambda: f"{app_service.unload(service, loaded[0].id):.2f} s")
 
 
 def as_table(checks: list[Check]) -> pd.DataFrame:

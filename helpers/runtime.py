@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import paths
+from . import app_service, paths
 from .config import READ_ENCODING, load_models
 from .devices import DeviceChoice, choose_device, gpu_providers
 from .errors import ClearError
@@ -416,10 +416,14 @@ def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> Open
 
 
 def http_model_id(name: str, client: OpenAI) -> str:
-    """The name the server lists for a model: the alias on the kit's server, the variant id (`alias:1`) on others.
+    """The name to send for a model: the alias on the kit's server, the variant id (`alias:1`) on others.
 
-    Names the server does not list pass through unchanged.
+    On the Foundry Local app's service (FOUNDRY_LOCAL_ENDPOINT) the model is looked up in the service's catalog
+    and loaded there when it is not yet (`app_service.ensure_loaded`). Names a server does not list pass through.
     """
+    root = endpoint_root(str(client.base_url))
+    if root == external_endpoint() and app_service.is_app_service(root):
+        return app_service.ensure_loaded(root, name.split(":")[0]).id  # its catalog ids differ from the kit's
     ids = [m.id for m in client.models.list()]
     if name in ids:
         return name

@@ -71,3 +71,28 @@ def test_token_count(app_service_url):
                                            ("Total 45.23% Downloading model.onnx", 45.23), ("starting", None)])
 def test_download_progress_lines(line, percent):
     assert app_service._progress_percent(line) == percent
+
+
+def test_preflight_looks_the_model_up_at_the_service_and_maps_the_device(app_service_url, monkeypatch):
+    from helpers import preflight, runtime
+
+    monkeypatch.setenv(runtime.ENDPOINT_ENV, app_service_url + "/v1")
+    app_service.download(app_service_url, "phi-4-mini", progress=False)
+    checks = preflight.run(["phi-4-mini"], device="gpu")
+    failed = [c for c in checks if not c.ok]
+    assert not failed, failed
+    by_check = {c.check: c for c in checks if c.target == "phi-4-mini"}
+    assert "at the service" in by_check["model found"].detail
+    assert "GPU requested but the service could not load" in by_check["load at the service"].detail
+    assert [load["query"]["ep"] for load in _loads(app_service_url)[-2:]] == ["cuda", "cpu"]
+    assert by_check["answers over HTTP"].ok and "answers in-process" not in by_check
+
+
+def test_preflight_says_to_download_a_model_the_service_has_not_cached(app_service_url, monkeypatch):
+    from helpers import preflight, runtime
+
+    monkeypatch.setenv(runtime.ENDPOINT_ENV, app_service_url)
+    missing = next(m for m in app_service.models(app_service_url) if not m.cached)
+    checks = preflight.run([missing.id], http=False)
+    downloaded = next(c for c in checks if c.check == "downloaded")
+    assert not downloaded.ok and f"foundry-lab model download {missing.id}" in downloaded.fix

@@ -1,7 +1,6 @@
 """The kit's front door on the served port: aliases, streaming through, and telling the kit from foreign programs."""
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys

@@ -11,7 +11,6 @@ the cell tagged `parameters` the way papermill does, to keep the run short.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 

@@ -82,7 +82,7 @@ def _get(url: str, timeout_s: float = REQUEST_TIMEOUT_S) -> Any:
     return json.loads(body) if body.strip() else None
 
 
-def _field(record: dict[str, Any], name: str, default: Any = None) -> Any:
+def json_field(record: dict[str, Any], name: str, default: Any = None) -> Any:
     """A JSON field whatever its capitalisation (`ModelDirPath`, `modelDirPath`, `success`, `Success`)."""
     lowered = {key.lower(): value for key, value in record.items()}
     return lowered.get(name.lower(), default)
@@ -94,7 +94,7 @@ def status(base_url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any]
         found = _get(f"{base_url}/openai/status", timeout_s)
     except (ServiceError, ValueError):
         return None
-    if isinstance(found, dict) and (_field(found, "endpoints") is not None or _field(found, "modelDirPath")):
+    if isinstance(found, dict) and (json_field(found, "endpoints") is not None or json_field(found, "modelDirPath")):
         return found
     return None
 
@@ -116,15 +116,15 @@ def models(base_url: str) -> list[ServiceModel]:
     loaded = set(_get(f"{base_url}/openai/loadedmodels") or [])
     found = []
     for entry in listed:
-        runtime = _field(entry, "runtime") or {}
-        model_id = str(_field(entry, "name", ""))
+        runtime = json_field(entry, "runtime") or {}
+        model_id = str(json_field(entry, "name", ""))
         found.append(ServiceModel(
-            id=model_id, alias=str(_field(entry, "alias") or model_id.split(":")[0]),
-            display_name=str(_field(entry, "displayName") or model_id),
-            device=str(_field(runtime, "deviceType") or "CPU").lower(),
-            execution_provider=str(_field(runtime, "executionProvider") or "CPUExecutionProvider"),
-            size_mb=_field(entry, "fileSizeMb"), license=str(_field(entry, "license") or "unknown"),
-            task=str(_field(entry, "task") or ""), cached=model_id in cached, loaded=model_id in loaded,
+            id=model_id, alias=str(json_field(entry, "alias") or model_id.split(":")[0]),
+            display_name=str(json_field(entry, "displayName") or model_id),
+            device=str(json_field(runtime, "deviceType") or "CPU").lower(),
+            execution_provider=str(json_field(runtime, "executionProvider") or "CPUExecutionProvider"),
+            size_mb=json_field(entry, "fileSizeMb"), license=str(json_field(entry, "license") or "unknown"),
+            task=str(json_field(entry, "task") or ""), cached=model_id in cached, loaded=model_id in loaded,
         ))
     return found
 
@@ -203,7 +203,7 @@ def count_tokens(base_url: str, model_id: str, messages: list[dict[str, str]]) -
                                      headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as reply:
-            return int(_field(json.loads(reply.read()), "tokenCount"))
+            return int(json_field(json.loads(reply.read()), "tokenCount"))
     except urllib.error.HTTPError as exc:
         raise ServiceError(f"{request.full_url} answered HTTP {exc.code}: {exc.read().decode(errors='replace')[:300]}") from None
 
@@ -244,8 +244,8 @@ def download(base_url: str, name: str, progress: bool = True) -> ServiceModel:
     except ValueError:
         raise ServiceError(f"{base_url}/openai/download ended without its JSON result (got {result[:200]!r}); "
                            "run the download again.") from None
-    if not _field(outcome, "success", False):
-        raise ServiceError(f"The service could not download {model.id}: {_field(outcome, 'errorMessage') or 'no reason given'}")
+    if not json_field(outcome, "success", False):
+        raise ServiceError(f"The service could not download {model.id}: {json_field(outcome, 'errorMessage') or 'no reason given'}")
     return model
 
 

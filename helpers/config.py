@@ -8,6 +8,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ClearError
 from .paths import REPO_ROOT
 
 MODELS_FILE = REPO_ROOT / "models.json"
@@ -17,7 +18,7 @@ PROMPTS_FILE = REPO_ROOT / "prompts.json"
 READ_ENCODING = "utf-8-sig"
 
 
-class ConfigError(ValueError):
+class ConfigError(ClearError, ValueError):
     """A config file is missing, not JSON, or does not match its schema."""
 
 

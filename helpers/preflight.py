@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from . import app_service, runtime
-from .config import load_models, resolve_prompt_set
+from .config import resolve_prompt_set
 from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
 from .versions import versions
 
@@ -33,18 +33,9 @@ class Check:
 
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
-    """The models to check: as given, else models.json's defaults for the offline or the online world.
-
-    With FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: the defaults of both worlds that the service
-    lists, else the models it has cached.
-    """
-    if models:
-        return models
-    service = service_endpoint()
-    if service:
-        defaults = load_models().defaults
-        return app_service.default_models(service, defaults["offline"] + defaults["online"])
-    return runtime.default_models(offline)
+    """The models to check: as given, else `runtime.default_models` (models.json defaults for the world, or what
+    the Foundry Local app's service lists)."""
+    return models or runtime.default_models(offline)
 
 
 def service_endpoint() -> str | None:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .config import READ_ENCODING, Facet, Prompt, PromptSet
+from .errors import ClearError
 from .reasoning import visible_answer
 from .runtime import load
 from .timing import time_inprocess_chat
@@ -51,7 +52,7 @@ _TYPOGRAPHIC = str.maketrans(
 )
 
 
-class AnnotationError(ValueError):
+class AnnotationError(ClearError, ValueError):
     """An annotation CSV has a missing column, an invalid score, or a row the kit does not know."""
 
 

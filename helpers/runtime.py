@@ -42,6 +42,14 @@ class ModelNotFoundError(ClearError, LookupError):
     """No model with that alias or id in any catalog the kit can see."""
 
 
+class OfflineError(ClearError, ConnectionError):
+    """A download was asked for while the public catalog is unreachable."""
+
+
+class BundledModelError(ClearError, ValueError):
+    """An action meant for downloaded catalog models was asked of a bundled or converted model."""
+
+
 class PortInUseError(ClearError, OSError):
     """The kit's port is taken; the message says by whom (the kit elsewhere, or a foreign program) and what to do."""
 
@@ -128,8 +136,16 @@ def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
 
 
 def default_models(offline: bool | None = None) -> list[str]:
-    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`."""
-    return load_models().defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
+    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`.
+
+    With FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: the defaults of both worlds that the service
+    lists, else the models it has cached.
+    """
+    defaults = load_models().defaults
+    external = external_endpoint()
+    if external and app_service.is_app_service(external):
+        return app_service.default_models(external, defaults["offline"] + defaults["online"])
+    return defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
 
 
 def find_bundled() -> dict[str, BundledModel]:
@@ -255,6 +271,14 @@ def unregister(name: str, runtime: LabRuntime | None = None) -> None:
     rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
 
 
+def local_models(rt: LabRuntime) -> str:
+    """The models built on this machine, by source: `bundled: a, b; converted: c` (or `none built`)."""
+    by_source: dict[str, list[str]] = {}
+    for name, item in sorted(rt.bundled.items()):
+        by_source.setdefault(item.source, []).append(name)
+    return "; ".join(f"{source}: {', '.join(names)}" for source, names in by_source.items()) or "none built"
+
+
 def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None) -> tuple["IModel", DeviceChoice]:
     """The model for an alias or id, on the device asked for (`cpu`, `gpu`, `auto`).
 
@@ -273,9 +297,8 @@ def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None
     public = rt.manager.get_catalog()
     model = public.get_model(name) or public.get_model_variant(name)
     if model is None:
-        hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `python -m helpers catalog`"
-        known = ", ".join(sorted(rt.bundled)) or "none built"
-        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Bundled models: {known}.")
+        hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `foundry-lab model list`"
+        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Models on this machine: {local_models(rt)}.")
     variants = [(device_of(v), v) for v in model.variants]
     choice = choose_device(device, gpu_providers(rt.manager), [(d, v.id) for d, v in variants])
     model.select_variant(next(v for _, v in variants if v.id == choice.variant_id))
@@ -344,7 +367,7 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
         print(f"{model.id} is already in the cache.")
         return model_dir(model, rt)
     if rt.offline:
-        raise ConnectionError(f"Cannot download '{name}': offline. Use a bundled model ({', '.join(rt.bundled)}).")
+        raise OfflineError(f"Cannot download '{name}': offline. Models on this machine: {local_models(rt)}.")
     with tqdm(total=100, unit="%", desc=f"download {model.id}", disable=not progress) as bar:
         model.download(lambda pct: bar.update(max(0.0, pct - bar.n)), cancel)
     return model_dir(model, rt)
@@ -353,11 +376,13 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
 def remove_from_cache(name: str) -> None:
     """Delete a downloaded catalog model from the cache. Bundled models are rebuilt by setup, not removed here."""
     rt = start()
-    if name.split(":")[0] in rt.bundled:
-        raise ValueError(
-            f"'{name}' is a bundled model built by setup at {rt.bundled[name.split(':')[0]].path}; "
-            "delete that folder to free disk (setup rebuilds it)."
-        )
+    local = rt.bundled.get(name.split(":")[0])
+    if local is not None and local.source == "bundled":
+        raise BundledModelError(f"'{name}' is a bundled model built by setup at {local.path}; "
+                                "delete that folder to free disk (setup rebuilds it).")
+    if local is not None:
+        raise BundledModelError(f"'{name}' is a model you converted (byom) at {local.path}, not a download; "
+                                "`runtime.unregister(name)` forgets it, deleting that folder frees the disk.")
     model, _ = get_model(name, runtime=rt)
     unload(model)
     model.remove_from_cache()

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pandas as pd
 
 from .bench.summary import planned_trials
+from .chat import Conversation, inprocess
 from .config import resolve_prompt_set
 from .devices import DEVICES, gpu_providers
-from .timing import TrialTiming, time_inprocess_chat
+from .timing import TrialTiming
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
@@ -140,37 +141,12 @@ def timing_line(timing: TrialTiming) -> str:
     return " · ".join(parts)
 
 
-class ChatPlayground:
-    """A multi-turn chat with one loaded model, in-process; every answer is timed by `time_inprocess_chat`."""
-
-    def __init__(self, model: IModel, max_tokens: int, system: str | None = None) -> None:
-        self.model = model
-        self.max_tokens = max_tokens
-        self.system = system
-        self.turns: list[dict[str, str]] = []
-        self.answers: list[TrialTiming] = []
-
-    def ask(self, prompt: str, write: Callable[[str], None]) -> TrialTiming:
-        """Send `prompt` after the conversation so far; each token goes to `write` as it arrives."""
-        system = [{"role": "system", "content": self.system}] if self.system else []
-        turns = [*self.turns, {"role": "user", "content": prompt}]
-        timing = time_inprocess_chat(self.model, system + turns, max_tokens=self.max_tokens, on_token=write)
-        if timing.ok:
-            self.turns = [*turns, {"role": "assistant", "content": timing.text}]
-        self.answers.append(timing)
-        return timing
-
-    def reset(self) -> None:
-        """Forget the conversation (the timings stay in `answers`)."""
-        self.turns = []
-
-
-def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: str | None = None) -> ChatPlayground:
+def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: str | None = None) -> Conversation:
     """Answer `prompt` right away, streaming, with TTFT and tok/s; when live, then keep chatting in a text box.
 
     Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
     """
-    playground = ChatPlayground(model, max_tokens, system)
+    playground = Conversation(inprocess(model), max_tokens, system)
     speaker = model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
     if not is_live():
         print(f"you: {prompt}\n{speaker}: ", end="", flush=True)

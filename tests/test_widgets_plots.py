@@ -124,7 +124,7 @@ def test_playground_headless_answers_and_prints_timing(headless: None, smol, cap
     printed = capsys.readouterr().out
     answer = playground.answers[0]
     assert answer.ok and answer.text.strip()
-    assert printed.startswith(f"you: Say hello in five words.\n{smol.id}: {answer.text}")
+    assert printed.startswith(f"you: Say hello in five words.\n{smol.alias}: {answer.text}")  # the alias, no :1
     assert f"TTFT {answer.ttft_ms:.0f} ms" in printed and "tok/s" in printed
     assert playground.turns[-1] == {"role": "assistant", "content": answer.text}
 

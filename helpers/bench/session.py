@@ -150,6 +150,8 @@ class _Session:
                 "device_note": runner.device_note, "execution_provider": runner.execution_provider,
                 "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
             })
+            if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
+                self.bar.write(f"{name}: {runner.device_note}")
             self._measure(name, runner)
         finally:
             unload_error = self._unload(runner) if loaded else None

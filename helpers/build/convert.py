@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import paths
+from ..errors import ClearError
 
 REQUIREMENTS_FILE = Path(__file__).with_name("converter-requirements.txt")
 WORKER = Path(__file__).with_name("_convert_worker.py")
@@ -38,7 +39,7 @@ MARGIN_MB = 256
 Progress = Callable[[str], None]
 
 
-class ConversionError(RuntimeError):
+class ConversionError(ClearError, RuntimeError):
     """A conversion step failed; `fix` says what the user can do about it."""
 
     def __init__(self, step: str, message: str, fix: str) -> None:

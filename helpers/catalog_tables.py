@@ -7,17 +7,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import app_service
 from .config import load_models
-from .runtime import LabRuntime, device_of, disk_mb, model_dir, start
+from .runtime import LabRuntime, device_of, disk_mb, external_endpoint, model_dir, start
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
-    """Every model variant the kit can see, one row each, bundled ones first."""
+    """Every model variant the kit can see, one row each, bundled ones first.
+
+    With FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: the service's catalog (`source` = `service`),
+    since that is where the models run.
+    """
     import pandas as pd
 
+    service = external_endpoint()
+    if service and app_service.is_app_service(service):
+        return app_service.catalog_table(service)
     rt = runtime or start()
     entries = load_models().models
     rows = []
@@ -33,7 +41,9 @@ def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
                     "device": device_of(variant),
                     "execution_provider": info.runtime.execution_provider if info.runtime else "",
                     "size_mb": disk_mb(rt.bundled[info.alias].path) if bundled else info.file_size_mb,
-                    "license": info.license or (entry.license if entry else None),
+                    # a converted model's license comes from its kit_model.json (byom --license), like a bundled one's
+                    "license": rt.bundled[info.alias].catalog.license if bundled
+                    else info.license or (entry.license if entry else None),
                     "task": info.task,
                     "context_length": rt.bundled[info.alias].context_length if bundled else info.context_length,
                     "cached": variant.is_cached,

@@ -36,6 +36,7 @@ import pandas as pd
 
 from .bench.summary import measured_trials
 from .config import ModelsConfig
+from .runtime import find_bundled
 
 Direction = Literal["lower", "higher"]
 
@@ -96,7 +97,9 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     entries = {name: models.models.get(name) for name in table["model"]}
     table["params_b"] = [entry.params_b if entry else np.nan for entry in entries.values()]
     table["size_class"] = table["params_b"].map(size_class)
-    table["license"] = [entry.license if entry else None for entry in entries.values()]
+    built = find_bundled()  # converted models (byom) carry their license in kit_model.json, not in models.json
+    table["license"] = [entry.license if entry else (built[name].catalog.license if name in built else None)
+                        for name, entry in entries.items()]
     table["license_score"] = table["license"].map(license_score)
     catalog_size = pd.Series([entry.size_mb if entry else np.nan for entry in entries.values()], index=table.index)
     table["disk_mb"] = pd.to_numeric(table["disk_mb"], errors="coerce").fillna(catalog_size)

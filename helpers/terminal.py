@@ -44,7 +44,7 @@ def model_list() -> int:
     service = _service()
     if service:
         print(f"Catalog of the Foundry Local service at {service}:")
-    _print_table(app_service.catalog_table(service) if service else catalog_tables.list_catalog())
+    _print_table(catalog_tables.list_catalog())
     return 0
 
 

@@ -70,33 +70,40 @@ class WidgetValue(Generic[T]):
 
 # --- model picker -------------------------------------------------------------------------------------------------
 
-def _model_labels(catalog: pd.DataFrame, selected: list[str]) -> dict[str, str]:
-    """One label per alias: devices, size, license and source; selected names missing from the catalog kept."""
+def _model_labels(catalog: pd.DataFrame) -> dict[str, str]:
+    """One label per alias of the table: devices, size, license and source."""
     labels = {}
     for alias, rows in catalog.groupby("alias", sort=False):
         size = pd.to_numeric(rows["size_mb"], errors="coerce").max()
         size_text = "size ?" if pd.isna(size) else f"{size:,.0f} MB"
         labels[alias] = (f"{alias}  ·  {'/'.join(sorted(set(rows['device'])))}  ·  {size_text}  ·  "
                          f"{rows['license'].iloc[0]}  ·  {rows['source'].iloc[0]}")
-    for name in selected:
-        labels.setdefault(name, f"{name}  ·  not in this table")
     return labels
 
 
 def model_picker(catalog: pd.DataFrame, selected: list[str]) -> WidgetValue[list[str]]:
-    """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases."""
-    labels = _model_labels(catalog, selected)
+    """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases.
+
+    Only models of the table are offered and preselected: a selected name the table lacks (filtered out, unknown)
+    is named in a note and left out; when none is left, the table's first model is preselected.
+    """
+    labels = _model_labels(catalog)
+    dropped = [name for name in selected if name not in labels]
+    selected = [name for name in selected if name in labels] or list(labels)[:1]
+    note = (f"Not in this table (filtered out or unknown), so not chosen: {', '.join(dropped)}."
+            if dropped else "")
     if not is_live():
         print("Models:", ", ".join(selected) or "none")
         for name in selected:
             print("  " + labels[name])
-        print("(headless: change the list in the parameters cell)")
+        print(note + (" " if note else "") + "(headless: change the list in the parameters cell)")
         return WidgetValue(list(selected))
     import ipywidgets as w
 
     box = w.SelectMultiple(options=[(label, alias) for alias, label in labels.items()], value=tuple(selected),
                            rows=min(10, len(labels)), description="Models", layout=w.Layout(width="95%"))
-    hint = w.HTML("Ctrl/Cmd-click to choose several, then run the cells below again.")
+    hint = w.HTML(html.escape(note + (" " if note else "") + "Ctrl/Cmd-click to choose several, then run the cells "
+                                                                  "below again."))
     _show(w.VBox([box, hint]))
     return WidgetValue(list(selected), lambda: list(box.value))
 
@@ -218,7 +225,7 @@ class BenchmarkProgress:
         """One trial record of the results log (its TrialTiming fields plus model, prompt_id, round, warmup)."""
         self.done += 1
         timing = TrialTiming(**{name: record[name] for name in TrialTiming.__dataclass_fields__})
-        step = "warm-up" if record["warmup"] else f"round {record['round']}"
+        step = "warm-up" if record["warmup"] else f"round {record['round'] + 1}"
         where = f"{record['model']} · {record['prompt_id']} · {step}"
         if not self._live:
             print(f"[{self.done}/{self.total}] {where}: {timing_line(timing)}", flush=True)

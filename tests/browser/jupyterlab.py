@@ -180,6 +180,8 @@ def failures(cells: list[dict[str, Any]]) -> list[str]:
 
 
 def kernel_env(**overrides: str) -> dict[str, str]:
-    """The test process's environment for JupyterLab and its kernels, minus pytest's markers, plus `overrides`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    """The test process's environment for JupyterLab and its kernels, minus pytest's markers and the test suite's
+    FOUNDRY_LAB_PORT (kernels choose their port as on an attendee's machine), plus `overrides`."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("PYTEST_") and name != "FOUNDRY_LAB_PORT"}
     return {**env, **overrides}

@@ -1,9 +1,10 @@
-"""Notebooks 03 and 04 in a real JupyterLab, in Chromium, with the widgets on (FOUNDRY_LAB_HEADLESS=0).
+"""Notebooks 00, 03 and 04 in a real JupyterLab, in Chromium, with the widgets on (FOUNDRY_LAB_HEADLESS=0).
 
 What nbval cannot see: that the widgets render in the browser ("Error displaying widget" is what JupyterLab shows
 when the front end cannot display one), that the chat playground answers a question typed into it and sent with
-its button, and that the live benchmark progress counts up to the planned number of requests. Both notebooks
-stay open with their kernels alive, as attendees leave them. Screenshots go to the test's temporary folder.
+its button, and that the live benchmark progress counts up to the planned number of requests. The notebooks are
+opened in the workshop's order, 00 → 03 → 04, and every kernel stays alive, as attendees leave them: each kernel
+serves on its own port and says which (no clash on 5273). Screenshots go to the test's temporary folder.
 
 The notebooks run from a copy (JupyterLab saves outputs into the files it runs) with one model, injected after
 the cell tagged `parameters` the way papermill does, to keep the run short.
@@ -11,6 +12,7 @@ the cell tagged `parameters` the way papermill does, to keep the run short.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -25,7 +27,9 @@ pytestmark = pytest.mark.browser
 MODEL = "smollm2-135m-instruct-int4"
 QUESTION = "Name one planet of the solar system."
 NOTEBOOK_RUN_S = 420.0
+WEB_SERVICE_LINE = re.compile(r"Web service: http://127\.0\.0\.1:(\d+)/v1 is this process's own")
 PARAMETERS = {
+    "00_setup_check.ipynb": {"MODELS": [MODEL]},
     "03_run_and_probe.ipynb": {"MODELS": [MODEL], "PROMPT_SET": "smoke", "MAX_TOKENS": 24},
     "04_benchmark.ipynb": {"MODELS": [MODEL], "PROMPT_SET": "smoke", "ROUNDS": 2, "WARMUP": 1, "MAX_TOKENS": 24},
 }
@@ -68,8 +72,27 @@ def _run(lab, name: str, shots: Path) -> tuple[NotebookPage, list[dict]]:
     return page, cells
 
 
+def _served_port(cells: list[dict]) -> int:
+    """The port the notebook's kernel says it serves on (the one line printed when its web service starts)."""
+    found = [WEB_SERVICE_LINE.search(output_text(o)) for cell in cells for o in cell["outputs"]]
+    ports = [int(match.group(1)) for match in found if match]
+    assert len(ports) == 1, f"expected one line saying which web service the notebook uses, found {ports}"
+    return ports[0]
+
+
+SERVED_PORTS: dict[str, int] = {}
+
+
+def test_notebook_00_checks_pass_with_its_own_web_service(lab, tmp_path):
+    _, cells = _run(lab, "00_setup_check.ipynb", tmp_path)
+    SERVED_PORTS["00"] = _served_port(cells)
+    assert any("Ready for the workshop" in output_text(o) for cell in cells for o in cell["outputs"])
+
+
 def test_notebook_03_playground_answers_a_typed_question(lab, tmp_path):
-    page, _ = _run(lab, "03_run_and_probe.ipynb", tmp_path)
+    page, cells = _run(lab, "03_run_and_probe.ipynb", tmp_path)
+    SERVED_PORTS["03"] = _served_port(cells)
+    assert SERVED_PORTS["03"] != SERVED_PORTS.get("00"), "two live kernels must not share (or fight over) a port"
     box = page.page.get_by_placeholder("Your message, then click Send")
     box.scroll_into_view_if_needed()
     box.fill(QUESTION)

@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--weights", help="selection weights, e.g. quality=0.5,latency=0.3 (others keep defaults)")
     report.add_argument("--watts", type=float, default=30.0, help="power draw for the cost estimate (default 30)")
     report.add_argument("--baseline", help="an earlier run folder to compare with (before/after, CPU/GPU)")
+    report.add_argument("--price-per-kwh", type=float, help="electricity price for the cost estimate, in --currency "
+                                                            "(default: energy.DEFAULT_PRICE_PER_KWH)")
+    report.add_argument("--currency", help="currency of --price-per-kwh and of every cost (default: energy.DEFAULT_CURRENCY)")
 
     args = parser.parse_args(argv)
     if args.verb == "setup":
@@ -149,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "report":
         from .selection_report import main as report_main
 
-        return report_main(args.run_dir, args.weights, args.watts, args.baseline)
+        prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
+        return report_main(args.run_dir, args.weights, args.watts, args.baseline, **prices)
 
     if args.verb == "serve":
         from . import runtime

@@ -48,6 +48,14 @@ def _weights_text(weights: Mapping[str, float]) -> str:
     return ", ".join(f"{name} {value:.0%}" for name, value in weights.items())
 
 
+def _price_text(estimate: pd.DataFrame) -> str:
+    """`in EUR at 0.30 EUR/kWh`: the currency and electricity price the costs of an energy estimate use."""
+    if estimate.empty:
+        return "not estimated"
+    currency, price = estimate["currency"].iloc[0], estimate["price_per_kwh"].iloc[0]
+    return f"in {currency} at {price:.2f} {currency}/kWh"
+
+
 def selection_markdown(selection: Selection) -> str:
     """The selection sections appended to the benchmark report; charts are linked as PNG files beside it."""
     parts = [
@@ -60,8 +68,8 @@ def selection_markdown(selection: Selection) -> str:
         "both better in quality and faster at p95.\n\n" + markdown_table(selection.ranked[RANKING_COLUMNS])
         + "\nThe values behind the scores:\n\n" + markdown_table(selection.ranked[VALUE_COLUMNS]),
         "## Cost and energy (ESTIMATE)\n\nEnergy and electricity cost per 1k output tokens = watts × seconds per 1k "
-        "tokens (median output_tps), one request at a time. An estimate, not a measurement of this machine's "
-        "power.\n\n" + markdown_table(selection.energy),
+        f"tokens (median output_tps), one request at a time; cost {_price_text(selection.energy)}. An estimate, not a "
+        "measurement of this machine's power.\n\n" + markdown_table(selection.energy),
     ]
     if selection.run_comparison is not None:
         changed = selection.answer_diffs[~selection.answer_diffs["same"]] if selection.answer_diffs is not None else pd.DataFrame()
@@ -109,7 +117,8 @@ def to_html(selection: Selection) -> str:
         f"<h2>Ranking</h2><p>Weights: {html.escape(_weights_text(selection.weights))}</p>"
         + _html_table(selection.ranked[RANKING_COLUMNS]) + _html_table(selection.ranked[VALUE_COLUMNS]),
         "<h2>Cost and energy <span class='estimate'>ESTIMATE</span></h2>"
-        "<p class='note'>watts × seconds per 1k output tokens; electricity only.</p>" + _html_table(selection.energy),
+        f"<p class='note'>watts × seconds per 1k output tokens; electricity only; cost "
+        f"{html.escape(_price_text(selection.energy))}.</p>" + _html_table(selection.energy),
     ]
     if selection.run_comparison is not None:
         sections.append(f"<h2>Compared with the baseline run</h2><p class='note'>Baseline "

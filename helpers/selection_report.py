@@ -82,7 +82,8 @@ def run_prompt_set(run: BenchmarkRun) -> PromptSet:
 
 def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts: float = energy.DEFAULT_WATTS,
            power_source: str = "configured", price_per_kwh: float = energy.DEFAULT_PRICE_PER_KWH,
-           baseline: BenchmarkRun | None = None, models: ModelsConfig | None = None) -> Selection:
+           baseline: BenchmarkRun | None = None, models: ModelsConfig | None = None,
+           currency: str = energy.DEFAULT_CURRENCY) -> Selection:
     """Score, compare and rank a run's models, estimate cost at `watts`, and compare with `baseline` if given."""
     prompt_set = run_prompt_set(run)
     scores = quality.score_answers(run.trials, prompt_set) if not run.trials.empty else pd.DataFrame()
@@ -94,7 +95,7 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
         run=run, prompt_set=prompt_set, scores=scores,
         quality=quality_table if quality_table is not None else pd.DataFrame(),
         ranked=ranked, weights=resolved,
-        energy=energy.energy_estimate(run.summary, watts, power_source, price_per_kwh),
+        energy=energy.energy_estimate(run.summary, watts, power_source, price_per_kwh, currency),
         recommendation=compare.recommendation(ranked, resolved),
         baseline=baseline,
     )
@@ -167,12 +168,14 @@ def parse_weights(text: str | None) -> dict[str, float]:
 
 
 def main(run_dir: str | Path, weights: str | None = None, watts: float = energy.DEFAULT_WATTS,
-         baseline_dir: str | Path | None = None) -> int:
-    """CLI entry (`python -m helpers report RUN_DIR`): regenerate every report of the run folder."""
+         baseline_dir: str | Path | None = None, price_per_kwh: float = energy.DEFAULT_PRICE_PER_KWH,
+         currency: str = energy.DEFAULT_CURRENCY) -> int:
+    """CLI entry (`foundry-lab report RUN_DIR`): regenerate every report of the run folder."""
     try:
         run = load_run(run_dir)
         baseline = load_run(baseline_dir) if baseline_dir else None
-        selection = select(run, parse_weights(weights), watts, baseline=baseline)
+        selection = select(run, parse_weights(weights), watts, baseline=baseline, price_per_kwh=price_per_kwh,
+                           currency=currency)
     except (RunFolderError, ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -363,6 +363,12 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
 
     rt = start()
     model, _ = get_model(name, device, rt)
+    local = rt.bundled.get(model.id.split(":")[0])
+    if local is not None:
+        print(f"{model.id} is a {local.source} model, built on this machine ({local.path}): nothing to download, so "
+              f"no progress bar. A catalog model (online) shows one while it downloads, e.g. "
+              f"`download qwen2.5-0.5b-instruct-generic-cpu:4:  42%|████▏     | 42/100 [00:12<00:16]`.")
+        return local.path
     if model.is_cached:
         print(f"{model.id} is already in the cache.")
         return model_dir(model, rt)

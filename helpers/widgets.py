@@ -68,6 +68,16 @@ class WidgetValue(Generic[T]):
         return self._read() if self._read is not None else self._default
 
 
+# --- tables -------------------------------------------------------------------------------------------------------
+
+def table(frame: pd.DataFrame, digits: int = 1) -> Any:
+    """A DataFrame for display: numbers rounded to `digits`, and no cell wrapped inside a value (a narrow column
+    would otherwise break `apache-2.0` at its hyphen); a wide table scrolls instead. Returns a pandas Styler."""
+    return (frame.style.format(precision=digits, na_rep="–")
+            .set_table_styles([{"selector": "td, th", "props": [("white-space", "nowrap")]}])
+            .hide(axis="index"))
+
+
 # --- model picker -------------------------------------------------------------------------------------------------
 
 def _model_labels(catalog: pd.DataFrame) -> dict[str, str]:

@@ -97,3 +97,8 @@ def test_every_verb_works_against_the_app_service(app_service_url, tmp_path):
     checked = _run("preflight", "--models", "phi-4-mini", **service)
     assert checked.returncode == 0, checked.stdout
     assert "at the service" in checked.stdout and "answers in-process" not in checked.stdout
+
+
+def test_downloading_a_bundled_model_says_there_is_nothing_to_download():
+    run = _run("model", "download", SMOL)
+    assert run.returncode == 0 and "nothing to download, so no progress bar" in run.stdout and "on disk at:" in run.stdout

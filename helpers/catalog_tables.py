@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import app_service
 from .config import load_models
-from .runtime import LabRuntime, device_of, disk_mb, external_endpoint, model_dir, start
+from .runtime import LabRuntime, app_service_endpoint, device_of, disk_mb, model_dir, start
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,8 +23,8 @@ def list_catalog(runtime: LabRuntime | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    service = external_endpoint()
-    if service and app_service.is_app_service(service):
+    service = app_service_endpoint()
+    if service:
         return app_service.catalog_table(service)
     rt = runtime or start()
     entries = load_models().models

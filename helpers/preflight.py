@@ -38,12 +38,6 @@ def target_models(models: list[str] | None = None, offline: bool | None = None) 
     return models or runtime.default_models(offline)
 
 
-def service_endpoint() -> str | None:
-    """FOUNDRY_LOCAL_ENDPOINT when it is the Foundry Local app's service (its models are looked up there)."""
-    external = runtime.external_endpoint()
-    return external if external and app_service.is_app_service(external) else None
-
-
 def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callable[[], str]) -> bool:
     """Run one check, record pass/fail with the error text; never raise."""
     try:
@@ -81,7 +75,7 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
         return checks
     rt = runtime.start(quiet=True)
     messages = [{"role": "user", "content": resolve_prompt_set("smoke")[1].prompts[0].text}]
-    service = service_endpoint()
+    service = runtime.app_service_endpoint()
     client = _check_endpoint(checks, rt) if http or service else None
     for name in target_models(models, rt.offline):
         if service:

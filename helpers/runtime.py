@@ -142,9 +142,9 @@ def default_models(offline: bool | None = None) -> list[str]:
     lists, else the models it has cached.
     """
     defaults = load_models().defaults
-    external = external_endpoint()
-    if external and app_service.is_app_service(external):
-        return app_service.default_models(external, defaults["offline"] + defaults["online"])
+    service = app_service_endpoint()
+    if service:
+        return app_service.default_models(service, defaults["offline"] + defaults["online"])
     return defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
 
 
@@ -406,6 +406,13 @@ def external_endpoint() -> str | None:
     return endpoint_root(os.environ.get(ENDPOINT_ENV, "")) or None
 
 
+def app_service_endpoint() -> str | None:
+    """FOUNDRY_LOCAL_ENDPOINT when it is the Foundry Local app's service (its catalog, cache and loads are used
+    there), else None."""
+    external = external_endpoint()
+    return external if external and app_service.is_app_service(external) else None
+
+
 def web_service_url(runtime: LabRuntime | None = None) -> str:
     """Base URL of the OpenAI-compatible service: the external endpoint, else this process's own (started here).
 
@@ -453,7 +460,7 @@ def http_model_id(name: str, client: OpenAI) -> str:
     and loaded there when it is not yet (`app_service.ensure_loaded`). Names a server does not list pass through.
     """
     root = endpoint_root(str(client.base_url))
-    if root == external_endpoint() and app_service.is_app_service(root):
+    if root == app_service_endpoint():
         return app_service.ensure_loaded(root, name.split(":")[0]).id  # its catalog ids differ from the kit's
     ids = [m.id for m in client.models.list()]
     if name in ids:

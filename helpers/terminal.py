@@ -12,7 +12,7 @@ or Ctrl-D ends it). Every function returns an exit code; clear errors are raised
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import app_service, catalog_tables, paths, runtime
@@ -26,12 +26,6 @@ RUN_MAX_TOKENS = 256
 _EXIT_WORDS = ("exit", "quit", "/bye")
 
 
-def _service() -> str | None:
-    """FOUNDRY_LOCAL_ENDPOINT when it is the Foundry Local app's service, else None (the in-process runtime)."""
-    external = runtime.external_endpoint()
-    return external if external and app_service.is_app_service(external) else None
-
-
 def _print_table(table: pd.DataFrame) -> None:
     import pandas as pd
 
@@ -41,7 +35,7 @@ def _print_table(table: pd.DataFrame) -> None:
 
 def model_list() -> int:
     """Every model the kit can see (or the service lists), one row per variant."""
-    service = _service()
+    service = runtime.app_service_endpoint()
     if service:
         print(f"Catalog of the Foundry Local service at {service}:")
     _print_table(catalog_tables.list_catalog())
@@ -50,7 +44,7 @@ def model_list() -> int:
 
 def model_download(name: str, device: str = "auto") -> int:
     """Download into the kit's cache (or the service's), with a progress bar."""
-    service = _service()
+    service = runtime.app_service_endpoint()
     if service:
         model = app_service.download(service, name)
         print(f"{model.id} is in the cache of the service at {service}.")
@@ -61,7 +55,7 @@ def model_download(name: str, device: str = "auto") -> int:
 
 def cache_list() -> int:
     """What is cached, with sizes on disk (MB = 10^6 bytes) and the cache folder."""
-    service = _service()
+    service = runtime.app_service_endpoint()
     if service:
         table = app_service.catalog_table(service)
         _print_table(table[table.cached][["alias", "id", "device", "size_mb"]])
@@ -75,7 +69,7 @@ def cache_list() -> int:
 
 def cache_remove(name: str) -> int:
     """Delete a downloaded catalog model from the kit's cache (bundled models are kept, with the reason)."""
-    service = _service()
+    service = runtime.app_service_endpoint()
     if service:
         raise app_service.ServiceError(f"The Foundry Local service at {service} manages its own cache: remove "
                                        f"the model there with `foundry cache remove {name}`.")
@@ -110,7 +104,7 @@ def _stdin_lines() -> Iterable[str]:
 
 def _prepare(name: str, device: str) -> tuple[Send, str]:
     """Load the model where it runs and say so; returns how to ask it and the name to show."""
-    service = _service()
+    service = runtime.app_service_endpoint()
     if service:
         model, seconds, choice = app_service.load(service, name, device)
         _say_loaded(model.id, seconds, choice.message, f"at the service {service}")
@@ -133,9 +127,9 @@ def _say_loaded(model_id: str, seconds: float, message: str, where: str) -> None
         print(message, file=sys.stderr)
 
 
-def _answer(conversation: Conversation, speaker: str, prompt: str, write: Callable[[str], None] | None = None) -> bool:
-    out = write or (lambda text: print(text, end="", flush=True))
-    out(f"{speaker}: ")
-    timing = conversation.ask(prompt, out)
+def _answer(conversation: Conversation, speaker: str, prompt: str) -> bool:
+    """Ask, printing the answer as it arrives and then its timing line; True when it was answered."""
+    print(f"{speaker}: ", end="", flush=True)
+    timing = conversation.ask(prompt, lambda text: print(text, end="", flush=True))
     print(f"\n[{timing_line(timing)}]", flush=True)
     return timing.ok

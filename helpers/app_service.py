@@ -68,10 +68,19 @@ class ServiceModel:
         return self.execution_provider.removesuffix("ExecutionProvider").lower() or "cpu"
 
 
+def _request(url: str, body: dict[str, Any] | None = None) -> urllib.request.Request:
+    """GET (or POST `body` as JSON) with the API key, like every request of the kit (service_routes.auth_headers)."""
+    from .service_routes import auth_headers  # imported here: service_routes imports runtime, which imports this
+
+    headers = auth_headers() | ({"Content-Type": "application/json"} if body is not None else {})
+    data = json.dumps(body).encode() if body is not None else None
+    return urllib.request.Request(url, data=data, headers=headers, method="POST" if body is not None else "GET")
+
+
 def _get(url: str, timeout_s: float = REQUEST_TIMEOUT_S) -> Any:
     """GET a JSON route; ServiceError (with the server's message) on HTTP errors or when unreachable."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+        with urllib.request.urlopen(_request(url), timeout=timeout_s) as reply:
             body = reply.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:300]
@@ -198,9 +207,8 @@ def _timed_get(url: str, timeout_s: float) -> float:
 
 def count_tokens(base_url: str, model_id: str, messages: list[dict[str, str]]) -> int:
     """Prompt tokens of a chat request as the service's tokenizer counts them (no inference)."""
-    request = urllib.request.Request(f"{base_url}/v1/chat/completions/tokenizer/encode/count",
-                                     data=json.dumps({"model": model_id, "messages": messages}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = _request(f"{base_url}/v1/chat/completions/tokenizer/encode/count",
+                       {"model": model_id, "messages": messages})
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as reply:
             return int(json_field(json.loads(reply.read()), "tokenCount"))
@@ -220,9 +228,7 @@ def download(base_url: str, name: str, progress: bool = True) -> ServiceModel:
     if model.cached:
         print(f"{model.id} is already in the service's cache.")
         return model
-    body = json.dumps({"model": name if name == model.id else model.id, "IgnorePipeReport": True}).encode()
-    request = urllib.request.Request(f"{base_url}/openai/download", data=body,
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = _request(f"{base_url}/openai/download", {"model": model.id, "IgnorePipeReport": True})
     result = ""
     try:
         with urllib.request.urlopen(request, timeout=DOWNLOAD_LINE_TIMEOUT_S) as reply, \

@@ -18,7 +18,8 @@ plus the catalog route the Foundry Local SDK 0.x reads, with the shapes those do
 
 Chat answers come from a real bundled model through the kit's in-process runtime (the variants marked `bundled`),
 or from a script (the others): a fixed sentence, one word per chunk. `GET /emulator/requests` returns every
-request received (method, path, query), so a test can check what reached the service.
+request received (method, path, query, whether it carried a bearer key), so a test can check what reached the
+service.
 
 Run `python tests/app_service_emulator.py [--port 0] [--eps cpu]`: prints `Foundry Local service emulator at URL`.
 """
@@ -158,7 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         state = self.server.state
         with state.lock:
-            state.requests.append({"method": method, "path": url.path, "query": query})
+            state.requests.append({"method": method, "path": url.path, "query": query,
+                                   "authorized": self.headers.get("Authorization", "").startswith("Bearer ")})
         handler = getattr(self, f"_{method.lower()}_{url.path.strip('/').split('/')[0]}", None)
         if handler is None:
             self._error(404, f"no route {method} {url.path}")

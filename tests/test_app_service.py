@@ -11,10 +11,15 @@ from helpers import app_service
 SMOL = "smollm2-135m-instruct-int4"
 
 
+def _requests(url: str) -> list[dict]:
+    """Every request the emulator received, oldest first."""
+    with urllib.request.urlopen(f"{url}/emulator/requests", timeout=10) as reply:
+        return json.load(reply)
+
+
 def _loads(url: str) -> list[dict]:
     """The load requests the emulator received, oldest first."""
-    with urllib.request.urlopen(f"{url}/emulator/requests", timeout=10) as reply:
-        return [r for r in json.load(reply) if r["path"].startswith("/openai/load/")]
+    return [r for r in _requests(url) if r["path"].startswith("/openai/load/")]
 
 
 def test_recognises_the_app_service_and_not_the_built_in_web_service(app_service_url, served_smol):
@@ -96,3 +101,12 @@ def test_preflight_says_to_download_a_model_the_service_has_not_cached(app_servi
     checks = preflight.run([missing.id], http=False)
     downloaded = next(c for c in checks if c.check == "downloaded")
     assert not downloaded.ok and f"foundry-lab model download {missing.id}" in downloaded.fix
+
+
+def test_every_request_to_the_service_carries_the_api_key_when_one_is_set(app_service_url, monkeypatch):
+    monkeypatch.setenv("FOUNDRY_LOCAL_API_KEY", "secret-for-the-test")
+    before = len(_requests(app_service_url))
+    app_service.catalog_table(app_service_url)
+    app_service.count_tokens(app_service_url, SMOL, [{"role": "user", "content": "hi"}])
+    sent = _requests(app_service_url)[before:-1]  # the last one is this test's own look at the log
+    assert sent and all(request["authorized"] for request in sent)

@@ -89,7 +89,8 @@ def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> OpenAI | Non
     """The OpenAI-compatible endpoint answers and lists models; returns a client, or None when it does not."""
     external = runtime.external_endpoint()
     fix = (f"Start the server at {external} or unset {runtime.ENDPOINT_ENV}." if external
-           else f"Free port {rt.port} or set {runtime.PORT_ENV}=0 for any free port.")
+           else f"Free port {rt.port} or set {runtime.PORT_ENV}=0 for any free port." if rt.port
+           else "Read the error: the kit's web service could not start on a free loopback port.")
     if not _guard(checks, "endpoint", external or "built-in web service", fix, lambda: runtime.web_service_url(rt)):
         return None
     client = runtime.openai_client(runtime.web_service_url(rt))

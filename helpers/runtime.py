@@ -85,11 +85,7 @@ class LabRuntime:
     port: int | None  # the served API's port; None: any free port, reported when the service starts
     messages: list[str] = field(default_factory=list)
     role: str = "a notebook kernel or script"  # who serves, as `GET /foundry-lab` tells other kit processes
-    front: Front | None = None
-
-    @property
-    def web_url(self) -> str | None:
-        return self.front.url if self.front else None
+    front: Front | None = None  # the served API, once `web_service_url` started it
 
 
 _runtime: LabRuntime | None = None

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         action.add_argument("model", help="alias or id, e.g. smollm2-135m-instruct-int4")
         action.add_argument("--device", default="auto", choices=DEVICES)
     model_run.add_argument("--prompt", help="one question; without it: an interactive chat")
-    model_run.add_argument("--max-tokens", type=int, default=256, help="max tokens per answer (default 256)")
+    model_run.add_argument("--max-tokens", type=int, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
 
     cache = verbs.add_parser("cache", help="like `foundry cache`: list (default), remove MODEL")
     cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")

@@ -78,15 +78,17 @@ def cache_remove(name: str) -> int:
     return cache_list()
 
 
-def model_run(name: str, prompt: str | None = None, device: str = "auto", max_tokens: int = RUN_MAX_TOKENS,
-              lines: Iterable[str] | None = None) -> int:
-    """Answer `prompt` (or chat, reading prompts from `lines`, default stdin) and print each answer's timing."""
+def model_run(name: str, prompt: str | None = None, device: str = "auto", max_tokens: int | None = None) -> int:
+    """Answer `prompt` (or chat, reading prompts from stdin) and print each answer's timing.
+
+    `max_tokens` caps every answer (default RUN_MAX_TOKENS)."""
+    max_tokens = max_tokens or RUN_MAX_TOKENS
     send, speaker = _prepare(name, device)
     conversation = Conversation(send, max_tokens)
     if prompt is not None:
         return 0 if _answer(conversation, speaker, prompt) else 1
     print(f"Chat with {speaker} (max {max_tokens} tokens per answer; an empty line, 'exit' or Ctrl-D ends it).")
-    for line in (lines if lines is not None else _stdin_lines()):
+    for line in _stdin_lines():
         if line.strip().lower() in ("", *_EXIT_WORDS):
             break
         _answer(conversation, speaker, line.strip())

@@ -63,9 +63,10 @@ class Front(ThreadingHTTPServer):
         return {"kit": KIT_NAME, "pid": os.getpid(), "url": self.url, "role": self.role, "models": self.models()}
 
     def variant_id(self, name: str) -> str:
-        """The variant id the web service knows for an alias (asked again when unknown); other names unchanged."""
+        """The variant id the web service knows for an alias (its list is asked again only for a name that is
+        neither a known alias nor a known id); other names unchanged."""
         with self._lock:
-            if name not in self._ids:
+            if name not in self._ids and name not in self._ids.values():
                 self._ids = {alias: ids[0] for alias, ids in _by_alias(self._backend_ids()).items()}
             return self._ids.get(name, name)
 

@@ -1,10 +1,14 @@
-"""`python -m helpers <verb>`: every headless action of the kit.
+"""`foundry-lab <verb>` (installed by setup) and `python -m helpers <verb>`: every headless action of the kit.
 
-`setup` runs with the bare system Python (standard library only); every other verb runs in the kit's `.venv`.
+The verbs mirror the workshop's `foundry` CLI (`model list|download|run`, `cache list|remove`) and add the kit's
+own (`serve`, `bench`, `report`, `preflight`, `byom`, `route`, `setup`, `build`). `setup` runs with the bare system
+Python (standard library only); every other verb runs in the kit's `.venv`. Errors with a clear message
+(`errors.ClearError`) print as one line without a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .build.convert import PRECISIONS  # standard library only, like everything imported before the verb is known
@@ -17,7 +21,8 @@ def _models(value: str | None) -> list[str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description="Foundry Local Model Lab")
+    prog = "foundry-lab" if os.path.basename(sys.argv[0]) == "foundry-lab" else "python -m helpers"
+    parser = argparse.ArgumentParser(prog=prog, description="Foundry Local Model Lab")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     setup = verbs.add_parser("setup", help="create .venv, install requirements, build the bundled models")
@@ -34,10 +39,27 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--no-http", action="store_true", help="skip the web service checks")
     pre.add_argument("--device", default="auto", choices=DEVICES)
 
-    verbs.add_parser("catalog", help="list every model the kit can see")
-    cache = verbs.add_parser("cache", help="list the model cache, or remove a model from it")
-    cache.add_argument("--remove", metavar="MODEL")
-    download = verbs.add_parser("download", help="download a catalog model (progress bar)")
+    model = verbs.add_parser("model", help="like `foundry model`: list, download, run (FOUNDRY_LOCAL_ENDPOINT: "
+                                           "at the Foundry Local service)")
+    model_verbs = model.add_subparsers(dest="action", required=True)
+    model_verbs.add_parser("list", help="every model the kit can see, one row per variant")
+    model_download = model_verbs.add_parser("download", help="download a catalog model (progress bar)")
+    model_run = model_verbs.add_parser("run", help="answer --prompt (streamed, then TTFT, tok/s, tokens), "
+                                                   "or chat interactively without it")
+    for action in (model_download, model_run):
+        action.add_argument("model", help="alias or id, e.g. smollm2-135m-instruct-int4")
+        action.add_argument("--device", default="auto", choices=DEVICES)
+    model_run.add_argument("--prompt", help="one question; without it: an interactive chat")
+    model_run.add_argument("--max-tokens", type=int, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
+
+    cache = verbs.add_parser("cache", help="like `foundry cache`: list (default), remove MODEL")
+    cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")
+    cache_verbs = cache.add_subparsers(dest="action")
+    cache_verbs.add_parser("list", help="the cache with sizes on disk and its folder")
+    cache_verbs.add_parser("remove", help="delete a downloaded catalog model").add_argument("model")
+
+    verbs.add_parser("catalog", help="same as `model list`")
+    download = verbs.add_parser("download", help="same as `model download MODEL`")
     download.add_argument("model")
     download.add_argument("--device", default="auto", choices=DEVICES)
 
@@ -63,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--endpoint", help="base URL of another OpenAI-compatible server (default: the built-in one)")
     bench.add_argument("--server-pid", type=int, help="process id of the --endpoint server, to sample its memory")
     bench.add_argument("--device", choices=DEVICES, help="device (default auto)")
+    bench.add_argument("--prompt-cache", choices=["cold", "warm"],
+                       help="cold (default): TTFT of a cold prefill on every engine (per-request prefix, "
+                            "cache_prompt: false); warm: prompts repeat unchanged and a server's prefix cache may "
+                            "serve them (labelled in the report)")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")
@@ -93,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--weights", help="selection weights, e.g. quality=0.5,latency=0.3 (others keep defaults)")
     report.add_argument("--watts", type=float, default=30.0, help="power draw for the cost estimate (default 30)")
     report.add_argument("--baseline", help="an earlier run folder to compare with (before/after, CPU/GPU)")
+    report.add_argument("--price-per-kwh", type=float, help="electricity price for the cost estimate, in --currency "
+                                                            "(default: energy.DEFAULT_PRICE_PER_KWH)")
+    report.add_argument("--currency", help="currency of --price-per-kwh and of every cost (default: energy.DEFAULT_CURRENCY)")
     report.add_argument("--judge", help="model that grades the answers (default: models.json judge for this world; "
                                         "'none' to skip)")
 
@@ -125,29 +154,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "report":
         from .selection_report import main as report_main
 
-        return report_main(args.run_dir, args.weights, args.watts, args.baseline, args.judge)
+        prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
+        return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
 
-    import pandas as pd
-
-    from . import catalog_tables, runtime
-
-    pd.set_option("display.width", 200)
-    if args.verb == "catalog":
-        print(catalog_tables.list_catalog().to_string(index=False))
-    elif args.verb == "cache":
-        if args.remove:
-            runtime.remove_from_cache(args.remove)
-            print(f"removed {args.remove} from the cache")
-        print(catalog_tables.cache_table().to_string(index=False))
-        print(f"cache folder: {runtime.paths.model_cache_dir()}")
-    elif args.verb == "download":
-        print(runtime.download(args.model, args.device))
-    elif args.verb == "serve":
+    if args.verb == "serve":
+        from . import runtime
         from .config import load_models
 
         runtime.serve(_models(args.models) or load_models().defaults["offline"], args.port)
-    return 0
+        return 0
+    from . import terminal
+
+    action = getattr(args, "action", None)
+    if args.verb == "catalog" or (args.verb, action) == ("model", "list"):
+        return terminal.model_list()
+    if args.verb == "download" or action == "download":
+        return terminal.model_download(args.model, args.device)
+    if action == "run":
+        return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens)
+    removing = args.remove or (args.model if action == "remove" else None)
+    return terminal.cache_remove(removing) if removing else terminal.cache_list()
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """`main`, with the kit's clear errors printed as one line (no traceback) and exit status 1."""
+    from .errors import ClearError
+
+    try:
+        return main(argv)
+    except ClearError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

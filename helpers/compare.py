@@ -41,6 +41,7 @@ import pandas as pd
 
 from .bench.summary import measured_trials
 from .config import ModelsConfig, SelectionGates, size_class
+from .runtime import find_bundled
 
 Direction = Literal["lower", "higher"]
 
@@ -69,8 +70,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 LICENSE_SCORES: dict[str, float] = {"apache-2.0": 1.0, "mit": 1.0, "bsd-3-clause": 1.0, "gemma": 0.5, "llama": 0.5}
 UNKNOWN_LICENSE_SCORE = 0.0
 COMPARISON_COLUMNS = ["model", "status", "params_b", "size_class", "license", "license_score", "e2e_ms_p50",
-                      "e2e_ms_p95", "ttft_ms_p50", "decode_tps_median", "output_tps_median", "peak_rss_mb",
-                      "disk_mb", "mean_facet_score", "facet_coverage"]
+                      "e2e_ms_p95", "ttft_ms_p50", "ttft_any_ms_p50", "decode_tps_median", "output_tps_median",
+                      "reasoning_tokens_mean", "peak_rss_mb", "disk_mb", "mean_facet_score", "facet_coverage"]
 
 
 # --- the comparison table -----------------------------------------------------------------------------------------
@@ -83,7 +84,8 @@ def license_score(license_name: str | None) -> float:
 
 
 def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models: ModelsConfig) -> pd.DataFrame:
-    """One row per model of the benchmark summary: speed and memory, quality, footprint and license.
+    """One row per model of the benchmark summary: speed (TTFT = first answer token, ttft_any = first token of any
+    kind, reasoning tokens: a reasoning model's answer waits for its thinking), memory, quality, footprint, license.
 
     `quality` is `quality.quality_summary(...)` (or None: quality columns missing). A model missing from
     models.json keeps an unknown license and size (scored worst) rather than failing the comparison.
@@ -92,7 +94,9 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     entries = {name: models.models.get(name) for name in table["model"]}
     table["params_b"] = [entry.params_b if entry else np.nan for entry in entries.values()]
     table["size_class"] = table["params_b"].map(size_class)
-    table["license"] = [entry.license if entry else None for entry in entries.values()]
+    built = find_bundled()  # converted models (byom) carry their license in kit_model.json, not in models.json
+    table["license"] = [entry.license if entry else (built[name].catalog.license if name in built else None)
+                        for name, entry in entries.items()]
     table["license_score"] = table["license"].map(license_score)
     catalog_size = pd.Series([entry.size_mb if entry else np.nan for entry in entries.values()], index=table.index)
     table["disk_mb"] = pd.to_numeric(table["disk_mb"], errors="coerce").fillna(catalog_size)
@@ -100,7 +104,7 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
         table = table.merge(quality[["model", "mean_facet_score", "facet_coverage"]], on="model", how="left")
     else:
         table["mean_facet_score"] = table["facet_coverage"] = np.nan
-    return table[COMPARISON_COLUMNS].reset_index(drop=True)
+    return table.reindex(columns=COMPARISON_COLUMNS).reset_index(drop=True)  # a summary without a column: NaN
 
 
 def normalized_scores(table: pd.DataFrame) -> pd.DataFrame:

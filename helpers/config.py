@@ -8,13 +8,17 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ClearError
 from .paths import REPO_ROOT
 
 MODELS_FILE = REPO_ROOT / "models.json"
 PROMPTS_FILE = REPO_ROOT / "prompts.json"
+# How the kit reads every JSON and CSV file a person may have saved: UTF-8, with or without a byte-order mark
+# (Windows editors and Excel write one). Python's "utf-8-sig" drops a leading BOM and reads plain UTF-8 as is.
+READ_ENCODING = "utf-8-sig"
 
 
-class ConfigError(ValueError):
+class ConfigError(ClearError, ValueError):
     """A config file is missing, not JSON, or does not match its schema."""
 
 
@@ -163,9 +167,11 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 def _read_json(path: Path) -> object:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding=READ_ENCODING))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found. Restore it from the repository (git checkout -- {path.name}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8.") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
 

@@ -1,6 +1,7 @@
 """Cost and energy per 1k output tokens: an ESTIMATE from throughput and a power figure.
 
-energy per 1k tokens (Wh) = watts × (1000 / output tokens per second) / 3600, and cost = energy × price per kWh.
+energy per 1k tokens (Wh) = watts × (1000 / output tokens per second) / 3600, and cost = energy × price per kWh,
+in the currency of that price (`currency`, shown in every table: `--currency` / `--price-per-kwh` of the report).
 The rate is the median `output_tps` (output tokens / end-to-end latency: what one user waiting for one answer
 gets, first-token wait included), so the estimate assumes requests one after another, never batched.
 
@@ -18,10 +19,11 @@ import pandas as pd
 
 RAPL_DIR = Path("/sys/class/powercap/intel-rapl:0")
 DEFAULT_WATTS = 30.0
-DEFAULT_PRICE_PER_KWH = 0.30  # in your currency; electricity only (no hardware amortisation)
+DEFAULT_PRICE_PER_KWH = 0.30  # electricity only (no hardware amortisation), in DEFAULT_CURRENCY
+DEFAULT_CURRENCY = "EUR"
 ESTIMATE_LABEL = "ESTIMATE"
 ENERGY_COLUMNS = ["model", "output_tps_median", "watts", "power_source", "seconds_per_1k_tokens",
-                  "wh_per_1k_tokens", "cost_per_1k_tokens", "cost_per_1m_tokens", "label"]
+                  "wh_per_1k_tokens", "price_per_kwh", "currency", "cost_per_1k_tokens", "cost_per_1m_tokens", "label"]
 
 
 def read_rapl_uj(rapl_dir: Path = RAPL_DIR) -> int | None:
@@ -69,9 +71,9 @@ def read_rapl_uj_range(rapl_dir: Path = RAPL_DIR) -> int | None:
 
 
 def energy_estimate(summary: pd.DataFrame, watts: float = DEFAULT_WATTS, power_source: str = "configured",
-                    price_per_kwh: float = DEFAULT_PRICE_PER_KWH) -> pd.DataFrame:
+                    price_per_kwh: float = DEFAULT_PRICE_PER_KWH, currency: str = DEFAULT_CURRENCY) -> pd.DataFrame:
     """Per model: seconds, Wh and cost per 1k output tokens (and cost per 1M) at `watts` (ESTIMATE; NaN without
-    a throughput)."""
+    a throughput); costs are in `currency` at `price_per_kwh`, both given in the table."""
     if watts <= 0:
         raise ValueError(f"watts must be above 0 (got {watts}); pass the device's power draw under load")
     rate = pd.to_numeric(summary["output_tps_median"], errors="coerce")
@@ -79,6 +81,7 @@ def energy_estimate(summary: pd.DataFrame, watts: float = DEFAULT_WATTS, power_s
     energy = pd.DataFrame({"model": summary["model"], "output_tps_median": rate, "watts": float(watts),
                            "power_source": power_source, "seconds_per_1k_tokens": seconds,
                            "wh_per_1k_tokens": watts * seconds / 3600})
+    energy["price_per_kwh"], energy["currency"] = float(price_per_kwh), currency
     energy["cost_per_1k_tokens"] = energy["wh_per_1k_tokens"] / 1000 * price_per_kwh
     energy["cost_per_1m_tokens"] = energy["cost_per_1k_tokens"] * 1000  # readable where 1k rounds to 0.00
     energy["label"] = ESTIMATE_LABEL

@@ -38,8 +38,13 @@ def _models(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["model"]))
 
 
-def _distribution(trials: pd.DataFrame, metric: str, outlier_column: str, title: str, xlabel: str) -> Figure:
-    """Box plot (Tukey whiskers, 1.5 IQR) per model with every trial drawn on top; IQR outliers in red."""
+def _distribution(trials: pd.DataFrame, metric: str, outlier_column: str, title: str, xlabel: str,
+                  earlier: tuple[str, str] | None = None) -> Figure:
+    """Box plot (Tukey whiskers, 1.5 IQR) per model with every trial drawn on top; IQR outliers in red.
+
+    `earlier` = (column, label): an earlier time of the same trials, drawn as hollow points where it comes first
+    (a reasoning model's first token, before its first answer token).
+    """
     data = measured_trials(trials, ok_only=True)
     models = _models(trials)
     fig, ax = _figure(len(models), title)
@@ -58,20 +63,28 @@ def _distribution(trials: pd.DataFrame, metric: str, outlier_column: str, title:
         jitter = row + rng.uniform(-0.15, 0.15, len(values))
         ax.scatter(values[~flagged], jitter[~flagged], s=18, color=_POINT_COLOR, alpha=0.7, zorder=3)
         ax.scatter(values[flagged], jitter[flagged], s=30, color=_OUTLIER_COLOR, marker="x", zorder=4)
+        if earlier and earlier[0] in mine:
+            first = mine[earlier[0]].astype(float).to_numpy()
+            sooner = first < values
+            ax.scatter(first[sooner], jitter[sooner], s=18, facecolors="none", edgecolors=_POINT_COLOR, zorder=3)
     ax.set_yticks(range(len(models)), labels)
     ax.set_ylim(len(models) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
     ax.set_xlim(left=0)
     ax.scatter([], [], s=18, color=_POINT_COLOR, label="one trial")
     ax.scatter([], [], s=30, color=_OUTLIER_COLOR, marker="x", label="IQR outlier (flagged, kept)")
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
+    if earlier and earlier[0] in data and (data[earlier[0]] < data[metric]).any():
+        ax.scatter([], [], s=18, facecolors="none", edgecolors=_POINT_COLOR, label=earlier[1])
+    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
     return fig
 
 
 def ttft_distribution(trials: pd.DataFrame) -> Figure:
-    """Time to first token of every measured trial, per model."""
+    """Time to first token of every measured trial, per model; a reasoning model's first token of any kind (its
+    reasoning starts) as a hollow point before its TTFT."""
     return _distribution(trials, "ttft_ms", "outlier_ttft", "Time to first token per model",
-                         "TTFT (ms): request sent → first answer token")
+                         "TTFT (ms): request sent → first answer token",
+                         earlier=("ttft_any_ms", "first token of any kind (reasoning)"))
 
 
 def latency_distribution(trials: pd.DataFrame) -> Figure:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from . import runtime
+from . import app_service, runtime
 from .config import resolve_prompt_set
 from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
 from .versions import versions
@@ -33,7 +33,8 @@ class Check:
 
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
-    """The models to check: as given, else models.json's defaults for the offline or the online world."""
+    """The models to check: as given, else `runtime.default_models` (models.json defaults for the world, or what
+    the Foundry Local app's service lists)."""
     return models or runtime.default_models(offline)
 
 
@@ -74,9 +75,13 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
         return checks
     rt = runtime.start(quiet=True)
     messages = [{"role": "user", "content": resolve_prompt_set("smoke")[1].prompts[0].text}]
-    client = _check_endpoint(checks, rt) if http else None
+    service = runtime.app_service_endpoint()
+    client = _check_endpoint(checks, rt) if http or service else None
     for name in target_models(models, rt.offline):
-        _check_model(checks, rt, name, device, messages, client)
+        if service:
+            _check_service_model(checks, service, name, device, messages, client)
+        else:
+            _check_model(checks, rt, name, device, messages, client)
     return checks
 
 
@@ -84,7 +89,8 @@ def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> OpenAI | Non
     """The OpenAI-compatible endpoint answers and lists models; returns a client, or None when it does not."""
     external = runtime.external_endpoint()
     fix = (f"Start the server at {external} or unset {runtime.ENDPOINT_ENV}." if external
-           else f"Free port {rt.port} or set {runtime.PORT_ENV}=0 for any free port.")
+           else f"Free port {rt.port} or set {runtime.PORT_ENV}=0 for any free port." if rt.port
+           else "Read the error: the kit's web service could not start on a free loopback port.")
     if not _guard(checks, "endpoint", external or "built-in web service", fix, lambda: runtime.web_service_url(rt)):
         return None
     client = runtime.openai_client(runtime.web_service_url(rt))
@@ -113,6 +119,37 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                lambda: _answer(time_openai_chat(client, runtime.http_model_id(model.id, client), messages,
                                                 max_tokens=PROBE_MAX_TOKENS)))
     runtime.unload(model)
+
+
+def _check_service_model(checks: list[Check], service: str, name: str, device: str,
+                         messages: list[dict[str, str]], client: OpenAI | None) -> None:
+    """At the Foundry Local app's service: find in its catalog, load (device -> ep, timed), answer, unload."""
+    try:
+        found = app_service.variants(service, name)
+    except app_service.ServiceError as exc:
+        checks.append(Check("model found", name, False, str(exc)[:400],
+                            "Pick a model the service lists: `foundry-lab model list`."))
+        return
+    listed = ", ".join(f"{m.id} ({m.device}{', cached' if m.cached else ''})" for m in found)
+    checks.append(Check("model found", name, True, f"at the service: {listed}"))
+    if not any(m.cached for m in found):
+        checks.append(Check("downloaded", name, False, "not in the service's cache",
+                            f"Download it first: `foundry-lab model download {name}`."))
+        return
+    loaded: list[app_service.ServiceModel] = []
+
+    def load() -> str:
+        model, seconds, choice = app_service.load(service, name, device)
+        loaded.append(model)
+        return f"{model.id} on {model.device} in {seconds:.2f} s" + (f" ({choice.message})" if choice.message else "")
+
+    if not _guard(checks, "load at the service", name, "Free memory at the service or pick a smaller model.", load):
+        return
+    if client is not None:
+        _guard(checks, "answers over HTTP", name, "Check the service's log (`foundry service status`).",
+               lambda: _answer(time_openai_chat(client, loaded[0].id, messages, max_tokens=PROBE_MAX_TOKENS)))
+    _guard(checks, "unload at the service", name, "Unload it with `foundry model unload`.",
+           lambda: f"{app_service.unload(service, loaded[0].id):.2f} s")
 
 
 def as_table(checks: list[Check]) -> pd.DataFrame:

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import Facet, Prompt, PromptSet
+from .config import READ_ENCODING, Facet, Prompt, PromptSet
+from .errors import ClearError
+from .reasoning import visible_answer
 from .runtime import load
 from .timing import time_inprocess_chat
 
@@ -50,7 +52,7 @@ _TYPOGRAPHIC = str.maketrans(
 )
 
 
-class AnnotationError(ValueError):
+class AnnotationError(ClearError, ValueError):
     """An annotation CSV has a missing column, an invalid score, or a row the kit does not know."""
 
 
@@ -89,10 +91,11 @@ def normalize_text(text: str) -> str:
 def facet_coverage(answer: str, facets: Iterable[Facet]) -> FacetCoverage:
     """HEURISTIC: a facet is covered when any accepted variant occurs in the answer (after `normalize_text`).
 
-    The answer is padded with a space at each end, so a variant with a trailing space ("hi ", "def ") also
-    matches at the very end of the answer.
+    Only the visible answer counts: `<think>` reasoning blocks are removed first (`reasoning.visible_answer`), so
+    key words a reasoning model merely considered score nothing. The answer is padded with a space at each end,
+    so a variant with a trailing space ("hi ", "def ") also matches at the very end of the answer.
     """
-    haystack = f" {normalize_text(answer)} "
+    haystack = f" {normalize_text(visible_answer(answer))} "
     matched: list[str] = []
     missed: list[str] = []
     for facet in facets:
@@ -218,7 +221,7 @@ def import_annotations(
     1-5, a prompt id not in `prompt_set`, a model not in `models`, or a model x prompt annotated twice.
     """
     path = Path(path)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding=READ_ENCODING)
     missing = [c for c in ("model", "prompt_id", "score") if c not in table.columns]
     if missing:
         raise AnnotationError(f"{path}: missing column(s) {missing}; the file needs {ANNOTATION_COLUMNS}")
@@ -281,10 +284,11 @@ _VERDICT = re.compile(r"\bscore\b\s*[:=]?\s*(\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*
 def judge_messages(prompt: Prompt, answer: str) -> list[dict[str, str]]:
     """The judge's chat messages (system + user) for one answer to `prompt`.
 
-    The answer comes first and the format instruction last, right before the judge replies. The rubric is the
-    prompt's facets (by name), or its reference answer when it has no facets.
+    The answer (its visible part: `<think>` blocks removed) comes first and the format instruction last, right
+    before the judge replies. The rubric is the prompt's facets (by name), or its reference answer when it has no
+    facets.
     """
-    parts = [f"Answer: {answer}", f"Question it answers: {prompt.text}"]
+    parts = [f"Answer: {visible_answer(answer)}", f"Question it answers: {prompt.text}"]
     if prompt.facets:
         parts.append("Key points: " + "; ".join(facet.name for facet in prompt.facets))
     elif prompt.reference:
@@ -294,21 +298,21 @@ def judge_messages(prompt: Prompt, answer: str) -> list[dict[str, str]]:
 
 
 def parse_verdict(text: str) -> int | None:
-    """The score in a judge's reply ("SCORE: 4", "**Score:** 4", "score = 4/5"), or None when it is not clear.
+    """The judge's final verdict ("SCORE: 4", "**Score:** 4", "score = 4/5"), or None when it is not clear.
 
-    None for: no "score" label followed by a number, a number outside 1-5 or not whole (4.5), a scale other
-    than 5 ("7/10"), or labels giving different scores. A bare number without the label is not accepted.
+    A judge (a reasoning one above all) may weigh other scores before it decides: the LAST "score" label outside
+    `<think>` blocks is the verdict. None for: no "score" label followed by a number, a final number outside 1-5
+    or not whole (4.5), a scale other than 5 ("7/10"). A bare number without the label is not accepted.
     """
-    plain = re.sub(r"[*_`#]", "", text)
-    found: set[int] = set()
-    for number, out_of in _VERDICT.findall(plain):
-        value = float(number)
-        if (out_of and int(out_of) != SCORE_RANGE[1]) or not value.is_integer():
-            return None
-        if not SCORE_RANGE[0] <= value <= SCORE_RANGE[1]:
-            return None
-        found.add(int(value))
-    return found.pop() if len(found) == 1 else None
+    plain = re.sub(r"[*_`#]", "", visible_answer(text))
+    labelled = _VERDICT.findall(plain)
+    if not labelled:
+        return None
+    number, out_of = labelled[-1]
+    value = float(number)
+    if (out_of and int(out_of) != SCORE_RANGE[1]) or not value.is_integer():
+        return None
+    return int(value) if SCORE_RANGE[0] <= value <= SCORE_RANGE[1] else None
 
 
 def _bare_name(name: str) -> str:

@@ -19,7 +19,7 @@ import pandas as pd
 from . import paths
 from .bench.results import SUMMARY_CSV
 from .build.convert import MANIFEST_NAME
-from .config import load_models
+from .config import READ_ENCODING, load_models
 from .lists import comma_list
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def candidates() -> list[Candidate]:
              for name, e in entries.items()]
     root = paths.user_models_dir()
     for manifest_path in sorted(root.glob(f"*/{MANIFEST_NAME}")) if root.is_dir() else []:
-        meta = json.loads(manifest_path.read_text(encoding="utf-8"))
+        meta = json.loads(manifest_path.read_text(encoding=READ_ENCODING))
         name = manifest_path.parent.name
         if name not in entries:
             found.append(Candidate(name, frozenset(meta.get("capabilities", ["chat"])), meta.get("license", "unknown"),
@@ -72,7 +72,7 @@ def candidates() -> list[Candidate]:
 def latest_summary(path: str | Path = LATEST_SUMMARY) -> pd.DataFrame | None:
     """A benchmark run's summary.csv, or None when there is none yet."""
     path = Path(path)
-    return pd.read_csv(path) if path.is_file() else None
+    return pd.read_csv(path, encoding=READ_ENCODING) if path.is_file() else None
 
 
 def _measured(summary: pd.DataFrame | None) -> dict[str, dict]:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import memory_fit, paths
-from .config import load_models
+from . import app_service, memory_fit, paths
+from .config import READ_ENCODING, load_models
 from .devices import DeviceChoice, choose_device, gpu_providers
+from .errors import ClearError
+from .gateway import Front, port_taken_message, whois
 from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
 
 if TYPE_CHECKING:
@@ -36,8 +38,20 @@ PORT_ENV = "FOUNDRY_LAB_PORT"
 BUNDLED_VERSION = 1
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(ClearError, LookupError):
     """No model with that alias or id in any catalog the kit can see."""
+
+
+class OfflineError(ClearError, ConnectionError):
+    """A download was asked for while the public catalog is unreachable."""
+
+
+class BundledModelError(ClearError, ValueError):
+    """An action meant for downloaded catalog models was asked of a bundled or converted model."""
+
+
+class PortInUseError(ClearError, OSError):
+    """The kit's port is taken; the message says by whom (the kit elsewhere, or a foreign program) and what to do."""
 
 
 @dataclass
@@ -56,7 +70,7 @@ class BundledModel:
 
     @property
     def context_length(self) -> int | None:
-        search = json.loads((self.path / "genai_config.json").read_text()).get("search", {})
+        search = json.loads((self.path / "genai_config.json").read_text(encoding=READ_ENCODING)).get("search", {})
         return search.get("max_length")
 
 
@@ -68,12 +82,10 @@ class LabRuntime:
     offline: bool
     bundled: dict[str, BundledModel]
     catalog_server: OfflineCatalogServer
-    port: int
+    port: int | None  # the served API's port; None: any free port, reported when the service starts
     messages: list[str] = field(default_factory=list)
-
-    @property
-    def web_url(self) -> str | None:
-        return self.manager.urls[0] if self.manager.urls else None
+    role: str = "a notebook kernel or script"  # who serves, as `GET /foundry-lab` tells other kit processes
+    front: Front | None = None  # the served API, once `web_service_url` started it
 
 
 _runtime: LabRuntime | None = None
@@ -105,7 +117,7 @@ def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
     if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
         raise FileNotFoundError(f"{folder} is not a built model folder: it needs genai_config.json and kit_model.json "
                                 "(build it with `python -m helpers byom` or `python -m helpers build`).")
-    meta = json.loads((folder / "kit_model.json").read_text())
+    meta = json.loads((folder / "kit_model.json").read_text(encoding=READ_ENCODING))
     entry = (load_models().models if entries is None else entries).get(folder.name)
     return BundledModel(
         catalog=CatalogModel(
@@ -120,8 +132,16 @@ def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
 
 
 def default_models(offline: bool | None = None) -> list[str]:
-    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`."""
-    return load_models().defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
+    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`.
+
+    With FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: the defaults of both worlds that the service
+    lists, else the models it has cached.
+    """
+    defaults = load_models().defaults
+    service = app_service_endpoint()
+    if service:
+        return app_service.default_models(service, defaults["offline"] + defaults["online"])
+    return defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
 
 
 def default_judge(offline: bool | None = None) -> str | None:
@@ -159,7 +179,8 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
         for item in bundled.values():
             item.cache_path = place_in_cache(item.path, item.catalog, paths.model_cache_dir())
         catalogs = [(server.url, None)] if offline else [(PUBLIC_CATALOG_URL, None), (server.url, None)]
-        port = int(os.environ.get(PORT_ENV, DEFAULT_PORT)) if port is None else port
+        if port is None and os.environ.get(PORT_ENV, "").strip():
+            port = int(os.environ[PORT_ENV])
         for folder in (paths.app_data_dir(), paths.model_cache_dir(), paths.logs_dir()):
             folder.mkdir(parents=True, exist_ok=True)
         FoundryLocalManager.initialize(
@@ -168,7 +189,7 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
                 app_data_dir=str(paths.app_data_dir()),
                 model_cache_dir=str(paths.model_cache_dir()),
                 logs_dir=str(paths.logs_dir()),
-                web=Configuration.WebService(urls=f"http://127.0.0.1:{port}"),
+                web=Configuration.WebService(urls="http://127.0.0.1:0"),  # behind the kit's front (gateway.py)
                 catalog_urls=catalogs,
                 disable_nonessential_telemetry=True,
             )
@@ -251,6 +272,14 @@ def unregister(name: str, runtime: LabRuntime | None = None) -> None:
     rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
 
 
+def local_models(rt: LabRuntime) -> str:
+    """The models built on this machine, by source: `bundled: a, b; converted: c` (or `none built`)."""
+    by_source: dict[str, list[str]] = {}
+    for name, item in sorted(rt.bundled.items()):
+        by_source.setdefault(item.source, []).append(name)
+    return "; ".join(f"{source}: {', '.join(names)}" for source, names in by_source.items()) or "none built"
+
+
 def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None) -> tuple["IModel", DeviceChoice]:
     """The model for an alias or id, on the device asked for (`cpu`, `gpu`, `auto`).
 
@@ -269,9 +298,8 @@ def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None
     public = rt.manager.get_catalog()
     model = public.get_model(name) or public.get_model_variant(name)
     if model is None:
-        hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `python -m helpers catalog`"
-        known = ", ".join(sorted(rt.bundled)) or "none built"
-        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Bundled models: {known}.")
+        hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `foundry-lab model list`"
+        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Models on this machine: {local_models(rt)}.")
     variants = [(device_of(v), v) for v in model.variants]
     choice = choose_device(device, gpu_providers(rt.manager), [(d, v.id) for d, v in variants])
     model.select_variant(next(v for _, v in variants if v.id == choice.variant_id))
@@ -375,11 +403,17 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
 
     rt = start()
     model, _ = get_model(name, device, rt)
+    local = rt.bundled.get(model.id.split(":")[0])
+    if local is not None:
+        print(f"{model.id} is a {local.source} model, built on this machine ({local.path}): nothing to download, so "
+              f"no progress bar. A catalog model (online) shows one while it downloads, e.g. "
+              f"`download qwen2.5-0.5b-instruct-generic-cpu:4:  42%|████▏     | 42/100 [00:12<00:16]`.")
+        return local.path
     if model.is_cached:
         print(f"{model.id} is already in the cache.")
         return model_dir(model, rt)
     if rt.offline:
-        raise ConnectionError(f"Cannot download '{name}': offline. Use a bundled model ({', '.join(rt.bundled)}).")
+        raise OfflineError(f"Cannot download '{name}': offline. Models on this machine: {local_models(rt)}.")
     with tqdm(total=100, unit="%", desc=f"download {model.id}", disable=not progress) as bar:
         model.download(lambda pct: bar.update(max(0.0, pct - bar.n)), cancel)
     return model_dir(model, rt)
@@ -388,11 +422,13 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
 def remove_from_cache(name: str) -> None:
     """Delete a downloaded catalog model from the cache. Bundled models are rebuilt by setup, not removed here."""
     rt = start()
-    if name.split(":")[0] in rt.bundled:
-        raise ValueError(
-            f"'{name}' is a bundled model built by setup at {rt.bundled[name.split(':')[0]].path}; "
-            "delete that folder to free disk (setup rebuilds it)."
-        )
+    local = rt.bundled.get(name.split(":")[0])
+    if local is not None and local.source == "bundled":
+        raise BundledModelError(f"'{name}' is a bundled model built by setup at {local.path}; "
+                                "delete that folder to free disk (setup rebuilds it).")
+    if local is not None:
+        raise BundledModelError(f"'{name}' is a model you converted (byom) at {local.path}, not a download; "
+                                "`runtime.unregister(name)` forgets it, deleting that folder frees the disk.")
     model, _ = get_model(name, runtime=rt)
     unload(model)
     model.remove_from_cache()
@@ -410,21 +446,43 @@ def external_endpoint() -> str | None:
     return endpoint_root(os.environ.get(ENDPOINT_ENV, "")) or None
 
 
+def app_service_endpoint() -> str | None:
+    """FOUNDRY_LOCAL_ENDPOINT when it is the Foundry Local app's service (its catalog, cache and loads are used
+    there), else None."""
+    external = external_endpoint()
+    return external if external and app_service.is_app_service(external) else None
+
+
 def web_service_url(runtime: LabRuntime | None = None) -> str:
-    """Base URL of the OpenAI-compatible service: the external endpoint, else the built-in one (started here)."""
+    """Base URL of the OpenAI-compatible service: the external endpoint, else this process's own (started here).
+
+    This process serves on `runtime.port` (`serve`: 5273 or FOUNDRY_LAB_PORT; others: FOUNDRY_LAB_PORT, else any
+    free port, so notebooks open side by side never clash), through the kit's front (`gateway.Front`: aliases,
+    identification). The first call prints one line saying which server this is.
+    PortInUseError when the port is taken, naming the kit process or the foreign program that holds it.
+    """
     external = external_endpoint()
     if external:
         return external
     rt = runtime or start()
-    if not rt.manager.urls:
-        try:
-            rt.manager.start_web_service()
-        except Exception as exc:  # noqa: BLE001 - the SDK raises its own exception type
-            raise RuntimeError(
-                f"Could not start the web service on 127.0.0.1:{rt.port} ({exc}). "
-                f"Another program may use the port: set {PORT_ENV} to another port (0 picks a free one)."
-            ) from exc
-    return rt.manager.urls[0]
+    with _lock:
+        if rt.front is None:
+            if not rt.manager.urls:
+                rt.manager.start_web_service()
+            try:
+                rt.front = Front(rt.port or 0, rt.manager.urls[0], rt.role, lambda: _loaded_aliases(rt))
+            except OSError:
+                raise PortInUseError(port_taken_message(rt.port or 0, whois(rt.port or 0) or {})) from None
+            where = "its fixed port" if rt.port else f"a free port; set {PORT_ENV} to pin one"
+            print(f"Web service: {rt.front.url}/v1 is this process's own ({rt.role}, {where}).", flush=True)
+    return rt.front.url
+
+
+def _loaded_aliases(rt: LabRuntime) -> list[str]:
+    from foundry_local_sdk import CatalogType
+
+    return sorted({m.alias for kind in (CatalogType.LOCAL, CatalogType.PUBLIC)
+                   for m in rt.manager.get_catalog(kind).get_loaded_models()})
 
 
 def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> OpenAI:
@@ -436,21 +494,35 @@ def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> Open
 
 
 def http_model_id(name: str, client: OpenAI) -> str:
-    """The id the server lists for an alias (`smollm2-…-int4` -> `smollm2-…-int4:1`); names pass through otherwise."""
+    """The name to send for a model: the alias on the kit's server, the variant id (`alias:1`) on others.
+
+    On the Foundry Local app's service (FOUNDRY_LOCAL_ENDPOINT) the model is looked up in the service's catalog
+    and loaded there when it is not yet (`app_service.ensure_loaded`). Names a server does not list pass through.
+    """
+    root = endpoint_root(str(client.base_url))
+    if root == app_service_endpoint():
+        return app_service.ensure_loaded(root, name.split(":")[0]).id  # its catalog ids differ from the kit's
     ids = [m.id for m in client.models.list()]
     if name in ids:
         return name
-    matches = [i for i in ids if i.split(":")[0] == name]
-    return matches[0] if matches else name
+    bare = name.split(":")[0]  # the kit's own server lists aliases: `alias:1` -> `alias`
+    return next((i for i in ids if i.split(":")[0] == bare), name)
 
 
 def serve(models: list[str], port: int | None = None) -> None:
-    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C)."""
+    """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C).
+
+    The port is `port`, else FOUNDRY_LAB_PORT, else 5273 (the port the workshop's scripts use).
+    """
+    if port is None:
+        port = int(os.environ.get(PORT_ENV) or DEFAULT_PORT)
     rt = start(port=port)
+    rt.role = "foundry-lab serve"
+    url = web_service_url(rt)  # the port first: a taken port fails before any model is loaded
     for name in models:
         model, choice = get_model(name, runtime=rt)
         print(f"loaded {model.id} in {load(model):.2f} s {choice.message}".rstrip())
-    print(f"Serving OpenAI-compatible API at {web_service_url(rt)}/v1 (Ctrl-C to stop)", flush=True)
+    print(f"Serving OpenAI-compatible API at {url}/v1 (Ctrl-C to stop)", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -15,31 +15,35 @@ the two. `write_reports(selection)` writes next to results.jsonl:
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
 
+The Markdown sections and the HTML page are rendered by `helpers.selection_render`.
+
 Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]
 [--judge MODEL|none]` (the judge's verdicts are kept in `judge_scores.csv`, see `judging`).
 """
 from __future__ import annotations
 
-import base64
-import html
-import io
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from . import compare, energy, judging, plots, quality, rouge
-from .bench.markdown import CONSOLE_COLUMNS, console_table, markdown_table
+from .bench.markdown import console_table
 from .bench.outputs import write_run_files
 from .bench.results import RunFolderError
 from .bench.summary import BenchmarkRun, json_records, load_run
 from .config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
 from .lists import comma_list
+from .selection_render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
+    RANKING_COLUMNS,
+    VALUE_COLUMNS,
+    chart_file,
+    selection_markdown,
+    to_html,
+)
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"
@@ -47,9 +51,6 @@ COMPARISON_CSV = "comparison.csv"
 ENERGY_CSV = "energy_estimate.csv"
 RUN_COMPARISON_CSV = "run_comparison.csv"
 ANSWER_DIFFS_CSV = "answer_diffs.csv"
-RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
-                   *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]
-VALUE_COLUMNS = ["model", "params_b", "license", *(d.column for d in compare.DIMENSIONS.values() if d.column != "license_score")]
 
 
 @dataclass
@@ -108,8 +109,8 @@ def _quality_tables(run: BenchmarkRun, prompt_set: PromptSet,
 def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts: float = energy.DEFAULT_WATTS,
            power_source: str = "configured", price_per_kwh: float = energy.DEFAULT_PRICE_PER_KWH,
            baseline: BenchmarkRun | None = None, models: ModelsConfig | None = None,
-           gates: SelectionGates | None = None, judged: pd.DataFrame | None = None,
-           judge_note: str = "no judge") -> Selection:
+           currency: str = energy.DEFAULT_CURRENCY, gates: SelectionGates | None = None,
+           judged: pd.DataFrame | None = None, judge_note: str = "no judge") -> Selection:
     """Score, gate, compare and rank a run's models, estimate cost at `watts`, and compare with `baseline` if given.
 
     `gates` default to models.json `gates`; `judged` is `judging.judge_run`'s verdicts (None: no judge)."""
@@ -124,7 +125,7 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
         run=run, prompt_set=prompt_set, scores=scores,
         quality=quality_table if quality_table is not None else pd.DataFrame(),
         ranked=ranked, weights=resolved,
-        energy=energy.energy_estimate(run.summary, watts, power_source, price_per_kwh),
+        energy=energy.energy_estimate(run.summary, watts, power_source, price_per_kwh, currency),
         recommendation=compare.gated_recommendation(ranked, gates, resolved),
         baseline=baseline, gates=gates, judged=judged, judge_note=judge_note,
     )
@@ -154,127 +155,6 @@ def charts(selection: Selection) -> dict[str, Figure]:
     """Every chart of CHARTS that has data, by name."""
     made = {name: make(selection) for name, make in CHARTS.items()}
     return {name: figure for name, figure in made.items() if figure is not None}
-
-
-def png_bytes(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def data_uri(figure: Figure) -> str:
-    """The figure as a `data:image/png;base64,...` URI, for a self-contained HTML page."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(figure)).decode("ascii")
-
-
-def chart_file(name: str) -> str:
-    return f"chart_{name}.png"
-
-
-# --- Markdown -------------------------------------------------------------------------------------------------------
-
-def _weights_text(weights: Mapping[str, float]) -> str:
-    return ", ".join(f"{name} {value:.0%}" for name, value in weights.items())
-
-
-def selection_markdown(selection: Selection) -> str:
-    """The selection sections appended to the benchmark report; charts are linked as PNG files beside it."""
-    parts = [
-        "## Recommendation\n\n" + selection.recommendation + "\n",
-        "## Quality (automatic metrics)\n\nTwo automatic metrics, both blind to meaning: facet coverage, a substring "
-        "heuristic (an answer scores 1 + 4 × the share of the prompt's key points it names, 1-5), and ROUGE-L F1 "
-        "against the prompt's reference answer (0-1, rouge-score). `mean_judge_score`: the judge's mean grade (1-5). "
-        "Confirm with manual annotation (notebook 05).\n\n"
-        + (markdown_table(selection.quality) if not selection.quality.empty else "_no scored answers_\n"),
-        judge_markdown(selection),
-        f"## Gates\n\nBefore weights, each model must pass: {compare.gates_text(selection.gates)} (models.json "
-        "`gates`). Excluded models are not ranked.\n\n"
-        + markdown_table(selection.ranked[["model", "passed", "excluded_by"]]),
-        f"## Comparison and ranking\n\nWeights: {_weights_text(selection.weights)}. Each dimension is scored 0 "
-        "(worst of these models) to 1 (best); `weighted_score` is the weighted mean; `pareto`: no other model is "
-        "both better in quality and faster at p95.\n\n" + markdown_table(selection.ranked[RANKING_COLUMNS])
-        + "\nThe values behind the scores:\n\n" + markdown_table(selection.ranked[VALUE_COLUMNS]),
-        "## Cost and energy (ESTIMATE)\n\nEnergy and electricity cost per 1k output tokens = watts × seconds per 1k "
-        "tokens (median output_tps), one request at a time. An estimate, not a measurement of this machine's "
-        "power.\n\n" + markdown_table(selection.energy),
-    ]
-    if selection.run_comparison is not None:
-        changed = selection.answer_diffs[~selection.answer_diffs["same"]] if selection.answer_diffs is not None else pd.DataFrame()
-        parts.append(
-            f"## Compared with the baseline run\n\nBaseline: `{selection.baseline.out_dir}`. `ratio` = this run / "
-            "baseline; a difference is beyond noise only when the 95% CIs of the medians do not overlap.\n\n"
-            + markdown_table(selection.run_comparison)
-            + f"\nDeterministic answers: {len(changed)} of {len(selection.answer_diffs)} matched answers changed"
-            + (" (see `answer_diffs.csv`).\n" if len(changed) else ".\n"))
-    parts.append("## Charts\n\n" + "\n".join(f"![{name}]({chart_file(name)})" for name in selection.figures) + "\n")
-    return "\n".join(parts)
-
-
-def judge_markdown(selection: Selection) -> str:
-    """The judge section: which judge, its parse rate per model and its agreement with the facet heuristic."""
-    if selection.judged is None:
-        return f"## Judge\n\n_{selection.judge_note}._\n"
-    agreement = selection.judge_agreement or {}
-    overall = selection.judge_parse.set_index("model").loc["all"]
-    rate = "n/a" if pd.isna(overall["parse_rate"]) else f"{overall['parse_rate']:.0%}"
-    return (f"## Judge\n\n{selection.judge_note}: parsed {int(overall['n_parsed'])} of "
-            f"{int(overall['n'] - overall['n_errors'])} verdicts ({rate}; goal >= 90%). An unparseable verdict is "
-            "missing, never a default score.\n\n" + markdown_table(selection.judge_parse)
-            + "\nAgreement with the facet heuristic (per model x prompt, facet score rounded): "
-            + ", ".join(f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}"
-                        for key, value in agreement.items()) + ".\n")
-
-
-# --- HTML -----------------------------------------------------------------------------------------------------------
-
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 6px}"
-        "th{background:#f3f3f3}td{text-align:right}img{max-width:100%}.estimate{color:#a00;font-weight:bold}"
-        ".note{color:#555}")
-
-
-def _html_table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, na_rep="–", float_format=lambda v: f"{v:,.4g}", border=0)
-
-
-def _inline_markdown(text: str) -> str:
-    """Escaped text with **bold** rendered."""
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
-
-
-def to_html(selection: Selection) -> str:
-    """A self-contained HTML report: tables, the recommendation, and every chart as a base64 PNG data URI."""
-    run = selection.run
-    generated = datetime.now(UTC).isoformat(timespec="seconds")
-    sections = [
-        f"<h1>Model selection report</h1><p class='note'>Generated {generated} from "
-        f"<code>{html.escape(str(run.out_dir))}</code>; prompt set "
-        f"<code>{html.escape(run.header['prompt_set']['name'])}</code>, {run.config['rounds']} round(s), "
-        f"max_tokens {run.config['max_tokens']}, temperature {run.config['temperature']}, seed {run.config['seed']}, "
-        f"target {html.escape(run.header['target']['description'])}.</p>",
-        f"<h2>Recommendation</h2><p>{_inline_markdown(selection.recommendation)}</p>",
-        "<h2>Benchmark summary</h2>" + _html_table(run.summary[CONSOLE_COLUMNS]),
-        "<h2>Quality (automatic metrics)</h2><p class='note'>Facet coverage (substring heuristic, 1-5) and ROUGE-L "
-        "F1 against the reference (0-1): both blind to meaning.</p>"
-        + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>"),
-        f"<h2>Judge</h2><p>{html.escape(selection.judge_note)}</p>"
-        + (_html_table(selection.judge_parse) if selection.judge_parse is not None else ""),
-        f"<h2>Gates</h2><p>{html.escape(compare.gates_text(selection.gates))}</p>"
-        + _html_table(selection.ranked[["model", "passed", "excluded_by"]]),
-        f"<h2>Ranking</h2><p>Weights: {html.escape(_weights_text(selection.weights))}</p>"
-        + _html_table(selection.ranked[RANKING_COLUMNS]) + _html_table(selection.ranked[VALUE_COLUMNS]),
-        "<h2>Cost and energy <span class='estimate'>ESTIMATE</span></h2>"
-        "<p class='note'>watts × seconds per 1k output tokens; electricity only.</p>" + _html_table(selection.energy),
-    ]
-    if selection.run_comparison is not None:
-        sections.append(f"<h2>Compared with the baseline run</h2><p class='note'>Baseline "
-                        f"<code>{html.escape(str(selection.baseline.out_dir))}</code>; beyond noise = the 95% CIs of "
-                        "the medians do not overlap.</p>" + _html_table(selection.run_comparison))
-    sections.append("<h2>Charts</h2>" + "".join(
-        f"<figure><img alt='{name}' src='{data_uri(figure)}'><figcaption>{name}</figcaption></figure>"
-        for name, figure in selection.figures.items()))
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Model selection report</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>\n")
 
 
 # --- writing --------------------------------------------------------------------------------------------------------
@@ -324,15 +204,16 @@ def parse_weights(text: str | None) -> dict[str, float]:
 
 
 def main(run_dir: str | Path, weights: str | None = None, watts: float = energy.DEFAULT_WATTS,
-         baseline_dir: str | Path | None = None, judge: str | None = None) -> int:
-    """CLI entry (`python -m helpers report RUN_DIR`): regenerate every report of the run folder, grading the
-    answers with `judge` (default: models.json's judge for this world; `none`: no judge)."""
+         baseline_dir: str | Path | None = None, price_per_kwh: float = energy.DEFAULT_PRICE_PER_KWH,
+         currency: str = energy.DEFAULT_CURRENCY, judge: str | None = None) -> int:
+    """CLI entry (`foundry-lab report RUN_DIR`): regenerate every report of the run folder, grading the answers
+    with `judge` (default: models.json's judge for this world; `none`: no judge)."""
     try:
         run = load_run(run_dir)
         baseline = load_run(baseline_dir) if baseline_dir else None
         judged, judge_note = judging.judge_run(run, run_prompt_set(run), judge)
-        selection = select(run, parse_weights(weights), watts, baseline=baseline, judged=judged,
-                           judge_note=judge_note)
+        selection = select(run, parse_weights(weights), watts, baseline=baseline, price_per_kwh=price_per_kwh,
+                           currency=currency, judged=judged, judge_note=judge_note)
     except (RunFolderError, ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pandas as pd
 
 from .bench.summary import planned_trials
+from .chat import Conversation, inprocess
 from .config import resolve_prompt_set
 from .devices import DEVICES, gpu_providers
-from .timing import TrialTiming, time_inprocess_chat
+from .timing import TrialTiming
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
@@ -67,37 +68,54 @@ class WidgetValue(Generic[T]):
         return self._read() if self._read is not None else self._default
 
 
+# --- tables -------------------------------------------------------------------------------------------------------
+
+def table(frame: pd.DataFrame, digits: int = 1) -> Any:
+    """A DataFrame for display: numbers rounded to `digits`, and no cell wrapped inside a value (a narrow column
+    would otherwise break `apache-2.0` at its hyphen); a wide table scrolls instead. Returns a pandas Styler."""
+    return (frame.style.format(precision=digits, na_rep="–")
+            .set_table_styles([{"selector": "td, th", "props": [("white-space", "nowrap")]}])
+            .hide(axis="index"))
+
+
 # --- model picker -------------------------------------------------------------------------------------------------
 
-def _model_labels(catalog: pd.DataFrame, selected: list[str]) -> dict[str, str]:
-    """One label per alias: size class, devices, size, license and source; selected names missing from the catalog
-    kept."""
+def _model_labels(catalog: pd.DataFrame) -> dict[str, str]:
+    """One label per alias of the table: size class, devices, size, license and source."""
     labels = {}
     for alias, rows in catalog.groupby("alias", sort=False):
         size = pd.to_numeric(rows["size_mb"], errors="coerce").max()
         size_text = "size ?" if pd.isna(size) else f"{size:,.0f} MB"
-        labels[alias] = (f"{alias}  ·  {rows['size_class'].iloc[0]}  ·  {'/'.join(sorted(set(rows['device'])))}  ·  "
+        size_class = rows["size_class"].iloc[0] if "size_class" in rows.columns else "unknown"
+        labels[alias] = (f"{alias}  ·  {size_class}  ·  {'/'.join(sorted(set(rows['device'])))}  ·  "
                          f"{size_text}  ·  "
                          f"{rows['license'].iloc[0]}  ·  {rows['source'].iloc[0]}")
-    for name in selected:
-        labels.setdefault(name, f"{name}  ·  not in this table")
     return labels
 
 
 def model_picker(catalog: pd.DataFrame, selected: list[str]) -> WidgetValue[list[str]]:
-    """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases."""
-    labels = _model_labels(catalog, selected)
+    """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases.
+
+    Only models of the table are offered and preselected: a selected name the table lacks (filtered out, unknown)
+    is named in a note and left out; when none is left, the table's first model is preselected.
+    """
+    labels = _model_labels(catalog)
+    dropped = [name for name in selected if name not in labels]
+    selected = [name for name in selected if name in labels] or list(labels)[:1]
+    note = (f"Not in this table (filtered out or unknown), so not chosen: {', '.join(dropped)}."
+            if dropped else "")
     if not is_live():
         print("Models:", ", ".join(selected) or "none")
         for name in selected:
             print("  " + labels[name])
-        print("(headless: change the list in the parameters cell)")
+        print(note + (" " if note else "") + "(headless: change the list in the parameters cell)")
         return WidgetValue(list(selected))
     import ipywidgets as w
 
     box = w.SelectMultiple(options=[(label, alias) for alias, label in labels.items()], value=tuple(selected),
                            rows=min(10, len(labels)), description="Models", layout=w.Layout(width="95%"))
-    hint = w.HTML("Ctrl/Cmd-click to choose several, then run the cells below again.")
+    hint = w.HTML(html.escape(note + (" " if note else "") + "Ctrl/Cmd-click to choose several, then run the cells "
+                                                                  "below again."))
     _show(w.VBox([box, hint]))
     return WidgetValue(list(selected), lambda: list(box.value))
 
@@ -142,39 +160,15 @@ def timing_line(timing: TrialTiming) -> str:
     return " · ".join(parts)
 
 
-class ChatPlayground:
-    """A multi-turn chat with one loaded model, in-process; every answer is timed by `time_inprocess_chat`."""
-
-    def __init__(self, model: IModel, max_tokens: int, system: str | None = None) -> None:
-        self.model = model
-        self.max_tokens = max_tokens
-        self.system = system
-        self.turns: list[dict[str, str]] = []
-        self.answers: list[TrialTiming] = []
-
-    def ask(self, prompt: str, write: Callable[[str], None]) -> TrialTiming:
-        """Send `prompt` after the conversation so far; each token goes to `write` as it arrives."""
-        system = [{"role": "system", "content": self.system}] if self.system else []
-        turns = [*self.turns, {"role": "user", "content": prompt}]
-        timing = time_inprocess_chat(self.model, system + turns, max_tokens=self.max_tokens, on_token=write)
-        if timing.ok:
-            self.turns = [*turns, {"role": "assistant", "content": timing.text}]
-        self.answers.append(timing)
-        return timing
-
-    def reset(self) -> None:
-        """Forget the conversation (the timings stay in `answers`)."""
-        self.turns = []
-
-
-def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: str | None = None) -> ChatPlayground:
+def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: str | None = None) -> Conversation:
     """Answer `prompt` right away, streaming, with TTFT and tok/s; when live, then keep chatting in a text box.
 
     Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
     """
-    playground = ChatPlayground(model, max_tokens, system)
+    playground = Conversation(inprocess(model), max_tokens, system)
+    speaker = model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
     if not is_live():
-        print(f"you: {prompt}\n{model.id}: ", end="", flush=True)
+        print(f"you: {prompt}\n{speaker}: ", end="", flush=True)
         timing = playground.ask(prompt, lambda text: print(text, end="", flush=True))
         print(f"\n[{timing_line(timing)}]")
         return playground
@@ -190,7 +184,7 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
 
     def answer(message: str) -> None:
         playground.max_tokens = length.value
-        conversation.append_stdout(f"\nyou: {message}\n{model.id}: ")
+        conversation.append_stdout(f"\nyou: {message}\n{speaker}: ")
         stats.value = "generating…"
         timing = playground.ask(message, conversation.append_stdout)
         conversation.append_stdout("\n")
@@ -243,7 +237,7 @@ class BenchmarkProgress:
         """One trial record of the results log (its TrialTiming fields plus model, prompt_id, round, warmup)."""
         self.done += 1
         timing = TrialTiming(**{name: record[name] for name in TrialTiming.__dataclass_fields__})
-        step = "warm-up" if record["warmup"] else f"round {record['round']}"
+        step = "warm-up" if record["warmup"] else f"round {record['round'] + 1}"
         where = f"{record['model']} · {record['prompt_id']} · {step}"
         if not self._live:
             print(f"[{self.done}/{self.total}] {where}: {timing_line(timing)}", flush=True)

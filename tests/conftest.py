@@ -55,3 +55,27 @@ def served_smol(lab):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def app_service_url():
+    """The Foundry Local app service emulator (tests/app_service_emulator.py) in another process; yields its URL.
+
+    Its SmolLM2 int4 variant answers with the real bundled model; phi-4-mini is scripted and starts uncached.
+    """
+    import subprocess
+    import sys
+    import time
+
+    from helpers import paths
+
+    server = subprocess.Popen([sys.executable, str(paths.REPO_ROOT / "tests" / "app_service_emulator.py"), "--port", "0"],
+                              cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = server.stdout.readline()
+        assert line.startswith("Foundry Local service emulator at ") and time.monotonic() < deadline, line
+        yield line.rsplit(" ", 1)[1].strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -7,12 +7,29 @@ drift). Like Foundry Local, the first streamed chunk carries only the role, and 
 empty `choices` only when the client asks for it with `stream_options.include_usage`.
 
 Modes: "normal"; "cut_stream" closes the connection after `cut_after` tokens without finishing the body;
-"http_500" answers every chat request with an error. Each received request is appended to `script.received`,
+"http_500" answers every chat request with an error; "error_line" (llama.cpp) sends a non-SSE line
+`error: {...}` on the 200 stream after the role chunk, then `data: [DONE]`; "error_data" sends the error object as
+a `data:` payload instead; "unfinished" ends the body cleanly after the tokens, without a finish reason or [DONE].
+
+Behaviours of real servers (issue #10), each a Script field: `reasoning_tokens` of the `tokens` are reasoning, sent
+in `reasoning_style` ("reasoning_content", "reasoning", or "think": `<think>…</think>` inside `content`);
+`tokens_per_chunk` > 1 packs tokens into one chunk (sent when its first token is due); `burst` sends every token
+in one chunk when the last one is due; `sse_extras` adds every legal non-data SSE line (comments, `retry:`,
+`event:`, `id:`, a data-less block); `final_delta` "null" / "missing" ends with a chunk whose delta is null or
+absent; `whole_field` "delta" puts a non-streamed answer under `delta` instead of `message`; `api_key` answers 401
+without `Authorization: Bearer KEY` on every path but `/v1/models` (with the key, `/openai/load/NAME` and
+`/openai/unload/NAME` answer 200, `/models/load/...` is an unknown route: 404); `prefix_cache` remembers each
+exact prompt and answers a repeat after `cached_ttft_s`, reporting `usage.prompt_tokens_details.cached_tokens` and
+llama.cpp's `timings.cache_n`, unless the request says `cache_prompt: false` (only when `honours_cache_prompt`);
+`content_tokens` replaces the scripted token texts.
+
+Each received request is appended to `script.received`,
 with the server's own timestamps (arrival, each token written, response complete; perf_counter, so directly
 comparable with an in-process client's) and how far the server fell behind its script.
 
 Use `with serve(Script(...)) as base_url:` (the root URL, without `/v1`, as Foundry Local reports it), or run
-`python tests/fixture_server.py --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`.
+`python tests/fixture_server.py --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`
+(or `--case burst`: a case of issue #10 from tests/field/cases.py).
 """
 from __future__ import annotations
 
@@ -27,7 +44,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = ("normal", "cut_stream", "http_500")
+MODES = ("normal", "cut_stream", "http_500", "error_line", "error_data", "unfinished")
+REASONING_STYLES = ("reasoning_content", "reasoning", "think")
+CONTEXT_ERROR = {"code": 400, "message": "the request exceeds the available context size, try increasing it",
+                 "type": "exceed_context_size_error"}
 
 
 @dataclass
@@ -38,9 +58,11 @@ class ReceivedRequest:
     path: str
     body: dict[str, Any] | None
     arrived: float  # the request had been read
-    token_sent: list[float] = field(default_factory=list)  # each content token was about to be written (streamed)
+    headers: dict[str, str] = field(default_factory=dict)  # lowercase names
+    token_sent: list[float] = field(default_factory=list)  # each chunk of tokens was about to be written (streamed)
     completed: float | None = None  # the last bytes of the response were about to be written
     lateness_s: float = 0.0  # how far the server fell behind its script (e.g. under load from other processes)
+    cached: bool = False  # answered from the prefix cache
 
 
 @dataclass
@@ -55,14 +77,43 @@ class Script:
     mode: str = "normal"
     cut_after: int = 5  # tokens sent before the connection is cut (mode "cut_stream")
     prompt_tokens: int = 17
+    reasoning_tokens: int = 0  # the first this many of `tokens` are reasoning
+    reasoning_style: str = "reasoning_content"
+    tokens_per_chunk: int = 1
+    burst: bool = False
+    sse_extras: bool = False
+    final_delta: str = "empty"  # "empty" ({}), "null", "missing"
+    whole_field: str = "message"
+    api_key: str | None = None
+    prefix_cache: bool = False
+    cached_ttft_s: float = 0.06
+    honours_cache_prompt: bool = True
+    content_tokens: list[str] | None = None
     received: list[ReceivedRequest] = field(default_factory=list)
+    cache: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.reasoning_style not in REASONING_STYLES:
+            raise ValueError(f"reasoning_style must be one of {REASONING_STYLES}, got {self.reasoning_style!r}")
+        if self.content_tokens is not None:
+            self.tokens = self.reasoning_tokens + len(self.content_tokens)
 
     def token_text(self, index: int) -> str:
+        if self.content_tokens is not None and index >= self.reasoning_tokens:
+            return self.content_tokens[index - self.reasoning_tokens]
         return f" tok{index}"
+
+    def delta(self, index: int, text: str) -> dict[str, str]:
+        """The delta of token `index` carrying `text`: reasoning in the scripted style, or answer content."""
+        if index >= self.reasoning_tokens:
+            return {"content": text}
+        if self.reasoning_style != "think":
+            return {self.reasoning_style: text}
+        opening = "<think>" if index == 0 else ""
+        closing = "</think>" if index == self.reasoning_tokens - 1 else ""
+        return {"content": opening + text + closing}
 
 
 class _FixtureHTTPServer(ThreadingHTTPServer):
@@ -87,20 +138,42 @@ class _ChatHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
 
+    def _received(self, body: dict[str, Any] | None) -> ReceivedRequest:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        received = ReceivedRequest(self.command, self.path, body, time.perf_counter(), headers)
+        self.server.script.received.append(received)
+        return received
+
+    def _authorized(self) -> bool:
+        """Without the scripted key, only /v1/models answers (like a gateway that guards every other route)."""
+        key = self.server.script.api_key
+        if key is None or self.path.rstrip("/") == "/v1/models":
+            return True
+        if self.headers.get("Authorization") == f"Bearer {key}":
+            return True
+        self._send_json(401, {"error": {"message": "missing or wrong API key", "type": "unauthorized"}})
+        return False
+
     def do_GET(self) -> None:
-        self.server.script.received.append(ReceivedRequest("GET", self.path, None, time.perf_counter()))
-        if self.path.rstrip("/") == "/v1/models":
+        self._received(None)
+        if not self._authorized():
+            return
+        path = self.path.rstrip("/")
+        if path == "/v1/models":
             model = {"id": self.server.script.model_id, "object": "model", "created": 0, "owned_by": "fixture"}
             self._send_json(200, {"object": "list", "data": [model]})
+        elif self.server.script.api_key and path.startswith(("/openai/load/", "/openai/unload/")):
+            self._send_json(200, {"status": "ok"})
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        received = ReceivedRequest("POST", self.path, body, time.perf_counter())
+        received = self._received(body)
         script = self.server.script
-        script.received.append(received)
+        if not self._authorized():
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
@@ -110,11 +183,22 @@ class _ChatHandler(BaseHTTPRequestHandler):
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         n_tokens = script.tokens if limit is None else min(script.tokens, limit)
         finish_reason = "stop" if n_tokens == script.tokens else "length"  # the scripted answer ends after `tokens`
+        received.cached = self._prefix_cache(body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self._stream(received, n_tokens, finish_reason, script.usage and include_usage)
         else:
             self._respond_whole(received, n_tokens, finish_reason)
+
+    def _prefix_cache(self, body: dict[str, Any]) -> bool:
+        """Whether this exact prompt is served from the cache (and remember it for next time)."""
+        script = self.server.script
+        if not script.prefix_cache or (script.honours_cache_prompt and body.get("cache_prompt") is False):
+            return False
+        prompt = json.dumps(body.get("messages"), sort_keys=True)
+        hit = prompt in script.cache
+        script.cache.add(prompt)
+        return hit
 
     def _wait_until(self, deadline: float) -> None:
         """Sleep until a perf_counter deadline; returns early when the server shuts down."""
@@ -129,17 +213,39 @@ class _ChatHandler(BaseHTTPRequestHandler):
         received.lateness_s = max(received.lateness_s, now - deadline)
         return now
 
-    def _token_deadline(self, arrived: float, index: int) -> float:
+    def _token_deadline(self, received: ReceivedRequest, index: int) -> float:
         script = self.server.script
-        return arrived + script.ttft_s + index * script.gap_s
+        ttft_s = script.cached_ttft_s if received.cached else script.ttft_s
+        return received.arrived + ttft_s + index * script.gap_s
 
-    def _usage(self, n_tokens: int) -> dict[str, int]:
-        prompt = self.server.script.prompt_tokens
-        return {"prompt_tokens": prompt, "completion_tokens": n_tokens, "total_tokens": prompt + n_tokens}
+    def _usage(self, received: ReceivedRequest, n_tokens: int) -> dict[str, Any]:
+        script = self.server.script
+        prompt = script.prompt_tokens
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": n_tokens,
+                                 "total_tokens": prompt + n_tokens}
+        if script.prefix_cache:
+            usage["prompt_tokens_details"] = {"cached_tokens": prompt if received.cached else 0}
+        return usage
+
+    def _extras(self, received: ReceivedRequest) -> dict[str, Any]:
+        """Top-level fields of the last chunk besides usage: llama.cpp's timings when it caches prompts."""
+        if not self.server.script.prefix_cache:
+            return {}
+        cached = self.server.script.prompt_tokens if received.cached else 0
+        return {"timings": {"cache_n": cached, "prompt_n": self.server.script.prompt_tokens - cached}}
+
+    def _chunk_delta(self, indices: range) -> dict[str, str]:
+        """The merged delta of the tokens sent in one chunk."""
+        script = self.server.script
+        delta: dict[str, str] = {}
+        for index in indices:
+            for key, text in script.delta(index, script.token_text(index)).items():
+                delta[key] = delta.get(key, "") + text
+        return delta
 
     def _respond_whole(self, received: ReceivedRequest, n_tokens: int, finish_reason: str) -> None:
         script = self.server.script
-        deadline = self._token_deadline(received.arrived, n_tokens - 1)
+        deadline = self._token_deadline(received, n_tokens - 1)
         self._wait_until(deadline)
         payload: dict[str, Any] = {
             "id": "chatcmpl-fixture",
@@ -148,14 +254,22 @@ class _ChatHandler(BaseHTTPRequestHandler):
             "model": script.model_id,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(script.token_text(i) for i in range(n_tokens))},
+                script.whole_field: {"role": "assistant", **self._chunk_delta(range(n_tokens))},
                 "finish_reason": finish_reason,
             }],
+            **self._extras(received),
         }
         if script.usage:
-            payload["usage"] = self._usage(n_tokens)
+            payload["usage"] = self._usage(received, n_tokens)
         received.completed = self._sending_at(received, deadline)
         self._send_json(200, payload)
+
+    def _chunk_starts(self, n_tokens: int) -> list[int]:
+        """The first token index of each chunk."""
+        script = self.server.script
+        if script.burst:
+            return [0] if n_tokens else []
+        return list(range(0, n_tokens, script.tokens_per_chunk))
 
     def _stream(self, received: ReceivedRequest, n_tokens: int, finish_reason: str, send_usage: bool) -> None:
         script = self.server.script
@@ -164,20 +278,38 @@ class _ChatHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if script.sse_extras:
+            self._write_sse(": keep-alive comment\nretry: 3000\n\nevent: ping\nid: 7\n\n:\n\n")
         self._send_chunk({"role": "assistant", "content": ""}, None)
-        for index in range(n_tokens):
-            if script.mode == "cut_stream" and index == script.cut_after:
+        if script.mode in ("error_line", "error_data"):
+            error = json.dumps(CONTEXT_ERROR)
+            line = f"error: {error}" if script.mode == "error_line" else f'data: {{"error": {error}}}'
+            self._write_sse(line + "\n\n")
+            self._send_event_data("[DONE]")
+            received.completed = self._sending_at(received, received.arrived)
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        starts = self._chunk_starts(n_tokens)
+        for number, first in enumerate(starts):
+            if script.mode == "cut_stream" and first >= script.cut_after:
                 self.close_connection = True  # leave without the terminating chunk: an incomplete body
                 return
-            deadline = self._token_deadline(received.arrived, index)
+            last = (starts[number + 1] if number + 1 < len(starts) else n_tokens) - 1
+            deadline = self._token_deadline(received, last if script.burst else first)
             self._wait_until(deadline)
             received.token_sent.append(self._sending_at(received, deadline))
-            self._send_chunk({"content": script.token_text(index)}, None)
-        self._send_chunk({}, finish_reason)
+            self._send_chunk(self._chunk_delta(range(first, last + 1)), None)
+            if script.sse_extras:
+                self._write_sse(f"id: {number}\n: between tokens\n\n")
+        if script.mode == "unfinished":
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self._send_final_chunk(finish_reason)
         if send_usage:
-            self._send_event({**self._chunk_envelope(), "choices": [], "usage": self._usage(n_tokens)})
+            self._send_event({**self._chunk_envelope(), "choices": [], "usage": self._usage(received, n_tokens),
+                              **self._extras(received)})
         self._send_event_data("[DONE]")
-        received.completed = self._sending_at(received, self._token_deadline(received.arrived, n_tokens - 1))
+        received.completed = self._sending_at(received, self._token_deadline(received, n_tokens - 1))
         self.wfile.write(b"0\r\n\r\n")
 
     def _chunk_envelope(self) -> dict[str, Any]:
@@ -188,11 +320,22 @@ class _ChatHandler(BaseHTTPRequestHandler):
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         self._send_event({**self._chunk_envelope(), "choices": [choice]})
 
+    def _send_final_chunk(self, finish_reason: str) -> None:
+        """The chunk carrying the finish reason, with an empty, null or missing delta."""
+        choice: dict[str, Any] = {"index": 0, "finish_reason": finish_reason}
+        if self.server.script.final_delta != "missing":
+            choice["delta"] = None if self.server.script.final_delta == "null" else {}
+        self._send_event({**self._chunk_envelope(), "choices": [choice]})
+
     def _send_event(self, payload: dict[str, Any]) -> None:
         self._send_event_data(json.dumps(payload))
 
     def _send_event_data(self, data: str) -> None:
-        event = f"data: {data}\n\n".encode()
+        self._write_sse(f"data: {data}\n\n")
+
+    def _write_sse(self, text: str) -> None:
+        """One HTTP chunk of event-stream text, flushed at once."""
+        event = text.encode()
         self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
         self.wfile.flush()
 
@@ -235,9 +378,15 @@ def main() -> None:
     parser.add_argument("--no-usage", action="store_true", help="never report token usage")
     parser.add_argument("--mode", choices=MODES, default="normal")
     parser.add_argument("--cut-after", type=int, default=Script.cut_after)
+    parser.add_argument("--case", help="serve a case of issue #10 instead (tests/field/cases.py), e.g. burst")
     args = parser.parse_args()
-    script = Script(model_id=args.model_id, ttft_s=args.ttft_ms / 1000, gap_s=args.gap_ms / 1000,
-                    tokens=args.tokens, usage=not args.no_usage, mode=args.mode, cut_after=args.cut_after)
+    if args.case:
+        from tests.field.cases import BY_NAME
+
+        script = BY_NAME[args.case].script()
+    else:
+        script = Script(model_id=args.model_id, ttft_s=args.ttft_ms / 1000, gap_s=args.gap_ms / 1000,
+                        tokens=args.tokens, usage=not args.no_usage, mode=args.mode, cut_after=args.cut_after)
     with serve(script, port=args.port) as base_url:
         print(f"fixture server on {base_url} (OpenAI base_url {base_url}/v1); Ctrl-C to stop", flush=True)
         try:

@@ -112,7 +112,7 @@ def test_end_to_end_on_the_bundled_model(lab: runtime.LabRuntime, tmp_path: Path
     [row] = summary.to_dict("records")
     assert (row["model"], row["status"], row["n"], row["errors"], row["target"]) == (SMOLLM2, "ok", 4, 0, target)
     assert 0 < row["ttft_ms_p50"] < row["e2e_ms_p50"] and row["decode_tps_median"] > 0
-    assert row["tokens_source"] == "usage" and 0 < row["output_tokens_mean"] <= 16
+    assert row["tokens_source"] == "usage×4" and 0 < row["output_tokens_mean"] <= 16  # rule × trials
     assert row["load_s"] > 0 and row["disk_mb"] > 0 and row["peak_rss_mb"] >= row["rss_before_mb"] > 0
     assert row["device"] == "cpu" and row["execution_provider"] == "CPUExecutionProvider"
     header = read_records(tmp_path)[0]
@@ -138,7 +138,7 @@ def test_http_summary_matches_the_scripted_timings(fixture_endpoint: tuple[Scrip
     assert row["itl_ms_p95"] >= row["itl_ms_p50"]
     assert row["decode_tps_median"] == pytest.approx(1 / GAP_S, rel=RELATIVE_TOL)
     assert row["e2e_ms_p50"] == pytest.approx((TTFT_S + (TOKENS - 1) * GAP_S) * 1000, abs=E2E_TOL_MS)
-    assert (row["output_tokens_mean"], row["tokens_source"]) == (TOKENS, "usage")
+    assert (row["output_tokens_mean"], row["tokens_source"]) == (TOKENS, "usage×6")
     assert pd.isna(row["peak_rss_mb"]) and "not observable" in row["notes"]  # an external server's memory
     bodies = _posts(script)
     assert len(bodies) == 1 + 6  # one warm-up, six trials, no retries

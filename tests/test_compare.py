@@ -154,6 +154,9 @@ def test_energy_estimate_from_throughput_and_watts() -> None:
     assert set(estimate["label"]) == {energy.ESTIMATE_LABEL}
     with pytest.raises(ValueError, match="watts"):
         energy.energy_estimate(summary, watts=0)
+    assert (a["currency"], a["price_per_kwh"]) == (energy.DEFAULT_CURRENCY, 0.5)  # every cost says its currency
+    in_usd = energy.energy_estimate(summary, watts=36.0, price_per_kwh=0.2, currency="USD").iloc[0]
+    assert in_usd["currency"] == "USD" and in_usd["cost_per_1m_tokens"] == pytest.approx(0.04)
 
 
 def test_rapl_meter_reads_counters_and_their_wraparound(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

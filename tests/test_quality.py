@@ -204,6 +204,7 @@ def test_annotations_without_a_score_column_are_rejected(tmp_path: Path) -> None
         ("Score: 1 out of 5", 1),
         ("SCORE: 4.0", 4),
         ("SCORE: 3\nREASON: half the points, so SCORE: 3.", 3),
+        ("SCORE: 4\nActually, SCORE: 2", 2),  # the final verdict counts
     ],
 )
 def test_parse_verdict_accepts_clear_scores(verdict: str, expected: int) -> None:
@@ -222,7 +223,7 @@ def test_parse_verdict_accepts_clear_scores(verdict: str, expected: int) -> None
         "SCORE: 10",
         "SCORE: 4.5",
         "SCORE: 7/10",
-        "SCORE: 4\nActually, SCORE: 2",
+        "SCORE: 4\nOn second thought, SCORE: 6",  # the final verdict is out of range
     ],
 )
 def test_parse_verdict_rejects_unclear_scores(verdict: str) -> None:

@@ -62,12 +62,15 @@ def test_inprocess_chat_answers_with_usage(smol):
     assert whole.error is None and whole.text.strip() and whole.output_tokens > 0
 
 
-def test_web_service_lists_bundled_ids_and_streams_usage(lab, smol):
+def test_web_service_lists_aliases_and_streams_usage(lab, smol):
+    """The served API lists what a client should send (the alias) and accepts the alias and the variant id."""
     client = runtime.openai_client(runtime.web_service_url(lab))
-    ids = [m.id for m in client.models.list()]
-    assert f"{SMOL}:1" in ids
+    listed = {m.id: m for m in client.models.list()}
+    assert SMOL in listed and listed[SMOL].model_extra["foundry_id"] == f"{SMOL}:1"
     assert runtime.web_service_url(lab).startswith("http://127.0.0.1:")
-    stream = client.chat.completions.create(model=f"{SMOL}:1", messages=HELLO, max_tokens=16, temperature=0,
+    by_id = client.chat.completions.create(model=f"{SMOL}:1", messages=HELLO, max_tokens=8, temperature=0)
+    assert by_id.choices[0].message.content.strip()
+    stream = client.chat.completions.create(model=SMOL, messages=HELLO, max_tokens=16, temperature=0,
                                             stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -90,7 +93,7 @@ def test_external_endpoint_mode(served_smol, monkeypatch):
     assert runtime.web_service_url() == url
     client = runtime.openai_client()
     model_id = runtime.http_model_id(SMOL, client)
-    assert model_id == f"{SMOL}:1"
+    assert model_id == SMOL  # the kit's server lists aliases
     trial = time_openai_chat(client, model_id, HELLO, max_tokens=12)
     assert trial.error is None and trial.text.strip() and trial.tokens_source == "usage"
 

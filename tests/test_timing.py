@@ -125,10 +125,10 @@ def test_request_parameters_reach_the_server(streamed_with_usage: StreamedTrial)
     assert body["messages"] == MESSAGES and body["model"] == script.model_id
 
 
-def test_without_usage_tokens_are_counted() -> None:
+def test_without_usage_tokens_are_counted_as_chunks() -> None:
     _, trial = _run(Script(ttft_s=TTFT_S, gap_s=GAP_S, tokens=TOKENS, usage=False))
     assert trial.ok, trial.error
-    assert (trial.tokens_source, trial.output_tokens, trial.prompt_tokens) == ("counted", TOKENS, None)
+    assert (trial.tokens_source, trial.output_tokens, trial.prompt_tokens) == ("chunks", TOKENS, None)
     assert trial.tpot_ms == pytest.approx(GAP_S * 1000, rel=RELATIVE_TOL)
 
 
@@ -142,7 +142,7 @@ def test_cut_stream_records_error_and_keeps_partial_tokens() -> None:
     script = Script(ttft_s=TTFT_S, gap_s=GAP_S, tokens=TOKENS, mode="cut_stream", cut_after=5)
     received, trial = _run(script)
     assert trial.error is not None and not trial.ok
-    assert (trial.output_tokens, trial.tokens_source) == (5, "counted")
+    assert (trial.output_tokens, trial.tokens_source) == (5, "chunks")
     assert trial.text == _expected_text(script, 5)
     _assert_scripted(trial.ttft_ms, SCRIPTED_TTFT_MS, trial, received)
     assert trial.finish_reason is None
@@ -186,7 +186,7 @@ def test_derived_metrics_follow_the_definitions() -> None:
 
 def test_per_token_metrics_need_two_tokens() -> None:
     one_token = TrialTiming(start=0.0, e2e_s=0.3, ttft_s=0.3, token_times=[0.3], output_tokens=1,
-                            tokens_source="counted")
+                            tokens_source="chunks")
     assert (one_token.tpot_ms, one_token.decode_tps, one_token.itl_ms) == (None, None, [])
     assert one_token.output_tps == pytest.approx(1 / 0.3)
 

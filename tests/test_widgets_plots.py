@@ -124,7 +124,7 @@ def test_playground_headless_answers_and_prints_timing(headless: None, smol, cap
     printed = capsys.readouterr().out
     answer = playground.answers[0]
     assert answer.ok and answer.text.strip()
-    assert printed.startswith(f"you: Say hello in five words.\n{smol.id}: {answer.text}")
+    assert printed.startswith(f"you: Say hello in five words.\n{smol.alias}: {answer.text}")  # the alias, no :1
     assert f"TTFT {answer.ttft_ms:.0f} ms" in printed and "tok/s" in printed
     assert playground.turns[-1] == {"role": "assistant", "content": answer.text}
 
@@ -147,13 +147,20 @@ def test_picker_and_toggle_headless_print_the_choice(headless: None, monkeypatch
     assert "Device: gpu. No GPU execution provider" in printed
 
 
+def test_picker_never_preselects_a_model_the_filters_removed(headless: None, capsys: pytest.CaptureFixture) -> None:
+    catalog = pd.DataFrame([{"alias": SMOL, "device": "cpu", "size_mb": 90.0, "license": "apache-2.0", "source": "bundled"}])
+    assert widgets.model_picker(catalog, ["gemma-3-270m-base-int4", SMOL]).value == [SMOL]
+    assert "not chosen: gemma-3-270m-base-int4" in capsys.readouterr().out
+    assert widgets.model_picker(catalog, ["gemma-3-270m-base-int4"]).value == [SMOL]  # none left: the first offered
+
+
 def test_progress_headless_prints_every_trial(headless: None, capsys: pytest.CaptureFixture) -> None:
     config = BenchConfig(models=(SMOL, "other"), prompts="smoke", rounds=2, warmup=1)
     progress = widgets.BenchmarkProgress(config)
     timing = TrialTiming(start=0.0, e2e_s=0.5, ttft_s=0.2, token_times=[0.2, 0.5], output_tokens=2,
                          tokens_source="usage", finish_reason="stop", text="hi")
     progress.update({"model": SMOL, "prompt_id": "hello", "round": 0, "warmup": False, **timing.to_record()})
-    assert capsys.readouterr().out == f"[1/10] {SMOL} · hello · round 0: {widgets.timing_line(timing)}\n"
+    assert capsys.readouterr().out == f"[1/10] {SMOL} · hello · round 1: {widgets.timing_line(timing)}\n"  # 1-based
     assert "TTFT 200 ms · decode 3 tok/s · 2 tokens (usage)" in widgets.timing_line(timing)
 
 
@@ -162,7 +169,7 @@ def test_live_widgets_build(monkeypatch: pytest.MonkeyPatch, smol) -> None:
     monkeypatch.setenv(widgets.HEADLESS_ENV, "0")
     catalog = pd.DataFrame([{"alias": SMOL, "size_class": "tiny", "device": "cpu", "size_mb": 90.0,
                              "license": "apache-2.0", "source": "bundled"}])
-    assert widgets.model_picker(catalog, [SMOL, "elsewhere"]).value == [SMOL, "elsewhere"]
+    assert widgets.model_picker(catalog, [SMOL, "elsewhere"]).value == [SMOL]  # only what the table offers
     assert widgets.device_toggle("cpu").value == "cpu"
     progress = widgets.BenchmarkProgress(BenchConfig(models=(SMOL,), prompts="smoke", rounds=1, warmup=0))
     timing = TrialTiming(start=0.0, e2e_s=0.3, ttft_s=0.1, output_tokens=3, tokens_source="usage", finish_reason="length")

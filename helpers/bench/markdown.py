@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from ..prompt_cache import MODE_LABELS
 from ..stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
 from .results import RESULTS_FILE, SUMMARY_CSV
 from .summary import MODEL_STATUSES, BenchmarkRun
@@ -57,6 +58,7 @@ def _metadata_section(run: BenchmarkRun) -> str:
         "rounds / warm-up per model": f"{config['rounds']} / {config['warmup']}",
         "max_tokens / temperature / seed": f"{config['max_tokens']} / {config['temperature']} / {config['seed']}",
         "streaming": "yes" if config["stream"] else "no (TTFT, TPOT and decode rate unavailable)",
+        "prompt cache": _cache_label(run),
         "config fingerprint": header["config_fingerprint"],
         "started": header["created"],
         "sessions": f"{len(run.headers)}" + (f" (resumed at {', '.join(h['created'] for h in run.headers[1:])})"
@@ -68,9 +70,15 @@ def _metadata_section(run: BenchmarkRun) -> str:
             f"(regenerate with `python -m helpers report {run.out_dir}`).\n\n## Run\n\n{table}")
 
 
+def _cache_label(run: BenchmarkRun) -> str:
+    mode = run.config.get("prompt_cache")
+    return MODE_LABELS[mode] if mode in MODE_LABELS else "not recorded (a run from before the kit defeated prompt caches)"
+
+
 def _summary_section(run: BenchmarkRun) -> str:
     legend = "\n".join(f"- `{status}`: {meaning}" for status, meaning in MODEL_STATUSES.items())
-    columns = [c for c in CONSOLE_COLUMNS if c != "errors"] + ["errors", "truncated", "tokens_source"]
+    columns = [c for c in CONSOLE_COLUMNS if c != "errors"] + [
+        "errors", "truncated", "ttft_any_ms_p50", "reasoning_tokens_mean", "cached_tokens_mean", "tokens_source"]
     return (f"## Summary per model\n\nStatistics over successful measured trials (warm-ups excluded); "
             f"`n` of `n_planned` = {run.summary['n_planned'].max()} per model. Every column, confidence intervals "
             f"included, is in `{SUMMARY_CSV}`.\n\n{markdown_table(run.summary[columns])}\nStatus:\n\n{legend}\n")
@@ -117,25 +125,43 @@ def _sweep_section(run: BenchmarkRun) -> str:
 
 def _definitions_section(run: BenchmarkRun) -> str:
     interval_ms = run.header.get("rss_interval_s", 0) * 1000
+    cache_label = _cache_label(run)
     return f"""## How each number is defined
 
 All times come from the client's monotonic clock (`time.perf_counter`), relative to the moment just before the
 request is sent, on the one timed request (never from a second request).
 
 - **e2e_ms** (end-to-end latency): until the response is complete (end of stream), or the error that ended it.
-- **ttft_ms** (time to first token): until the first chunk carrying non-empty answer text; a role-only chunk is not
-  a token. Not available without streaming.
-- **tpot_ms** (time per output token): (e2e − TTFT) / (output_tokens − 1), the mean time per token after the first.
-- **itl_ms_p50 / itl_ms_p95** (inter-token latency): percentiles of the time between consecutive streamed tokens,
-  pooled over every gap of the model's successful measured trials (vLLM's definition). Not available without
-  streaming.
-- **decode_tps** = (output_tokens − 1) / (e2e − TTFT): generation speed once the first token is out.
+- **ttft_any_ms** (time to first token of any kind): until the first chunk carrying generated text, reasoning or
+  answer. For a model that does not reason it equals ttft_ms.
+- **ttft_ms** (time to first token, TTFT): until the first chunk carrying non-empty *answer* text; a role-only chunk
+  is not a token, and reasoning is not answer text (a `reasoning_content` or `reasoning` field, `<think>…</think>`
+  in the content, the SDK's TextItemType.REASONING). Not available without streaming.
+- **tpot_ms** (time per output token): (e2e − ttft_any) / (output_tokens − 1), the mean time per token after the
+  first, over everything generated (reasoning included). NVIDIA AIPerf calls this "inter token latency".
+- **itl_ms_p50 / itl_ms_p95** (inter-token latency): percentiles of the time between consecutive streamed chunks,
+  pooled over every gap of the model's successful measured trials (vLLM's definition: per gap, not per request).
+  AIPerf's "ITL" is a per-request mean of these gaps, i.e. the kit's TPOT. Not available without streaming.
+- **decode_tps** = (output_tokens − 1) / (e2e − ttft_any): generation speed once the first token is out.
   **output_tps** = output_tokens / e2e: the overall rate a user sees, including the wait for the first token.
-  Prompt tokens never enter a rate: `total_tokens / latency` is neither of these and is not reported.
-- **output tokens**: from the server's usage report (`tokens_source` = usage), else the number of non-empty
-  streamed chunks (`counted`, one chunk assumed to be one token). **truncated**: finish reason `length`, the answer
+  Prompt tokens never enter a rate: `total_tokens / latency` is neither of these and is not reported. When a
+  server sends all the text in one chunk there is no decode window: TPOT and decode_tps are missing, with a note.
+- **output tokens** (reasoning included): counted by the first rule that applies, recorded per trial as
+  `tokens_source` and counted per model in the summary: `usage` (the server's usage report), `tokenizer` (the
+  model's own tokenizer.json, for models the kit built or converted), `chunks` (non-empty streamed chunks, one
+  assumed to be one token: an undercount when a server sends several tokens per chunk; flagged in the notes).
+  **reasoning_tokens / answer_tokens**: the split, where the server (`completion_tokens_details.reasoning_tokens`),
+  the tokenizer, or one-token chunks tell them apart. **truncated**: finish reason `length`, the answer
   was cut by max_tokens; `finish_reasons` counts how each answer ended (engines stop at different lengths, so
   compare rates per output token, not latency alone).
+- **ok / failed trial**: a trial is ok only when the response ended properly (a finish reason or `[DONE]`) with an
+  answer or a usage report. An error in any form (HTTP status, an `error:` line or `error` event in the stream, an
+  `{{"error": …}}` payload) or a stream that stops without finishing makes it a failed trial with that message.
+- **prompt cache** ({cache_label}): `cached_tokens_mean` is the mean of the prompt tokens a server said it served
+  from its prefix cache (`usage.prompt_tokens_details.cached_tokens`, llama.cpp `timings.cache_n`), where it says.
+  By default every request starts with a short, recorded prefix (`prompt_prefix`, `[r<round>p<prompt>] `, the same
+  for every engine in the same round) and HTTP requests carry `cache_prompt: false`, so TTFT measures a cold
+  prefill on every engine; `--prompt-cache warm` measures TTFT with the cache on (repeats of the same prompt).
 - **Percentiles** (p50 = median, p90, p95, p99): `numpy.percentile(method="linear")` (Hyndman & Fan type 7), always
   within [min, max]. A pth percentile needs n ≥ 1 / (1 − p/100) samples ({', '.join(f'p{p}: {n}' for p, n in MIN_N_FOR_PERCENTILE.items())});
   below that it is an interpolation between the largest values and the report warns.

@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import ClearError
+
 RESULTS_FILE = "results.jsonl"  # written by ResultsLog
 SUMMARY_CSV = "summary.csv"  # written by helpers.bench.outputs.write_run_files
 SUMMARY_JSON = "summary.json"  # written by helpers.bench.outputs.write_run_files
 REPORT_MD = "benchmark_report.md"  # written by helpers.bench.outputs.write_run_files
 
 
-class RunFolderError(ValueError):
+class RunFolderError(ClearError, ValueError):
     """A run folder has no usable results log."""
 
 

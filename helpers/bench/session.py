@@ -2,10 +2,13 @@
 
 Per model: look it up (unknown -> `not_found`), cold-load it (`load_s`; failure -> `load_failed`), send `warmup`
 requests (recorded with `warmup: true`, excluded from statistics), then `rounds` rounds over the prompt set
-(round-major: every prompt once per round) with temperature 0, a fixed seed and a fixed max_tokens by default. One
-request per trial, never a retry inside a timed region: a failed trial is recorded and the next trial is a new
-one. Then an optional load sweep (HTTP target), and the model is unloaded so models never share memory. A sampler
-thread records the peak RSS of the serving process from before the load to the end of the model's run.
+(round-major: every prompt once per round) with temperature 0, a fixed seed and a fixed max_tokens by default.
+By default every request starts with its own short prefix and asks HTTP servers not to reuse a cached prompt, so
+TTFT measures a cold prefill on every engine (`helpers.prompt_cache`; `prompt_cache="warm"` to measure the cache);
+the prefix is recorded with each trial (`prompt_prefix`). One request per trial, never a retry inside a timed
+region: a failed trial is recorded and the next trial is a new one. Then an optional load sweep (HTTP target), and
+the model is unloaded so models never share memory. A sampler thread records the peak RSS of the serving process
+from before the load to the end of the model's run.
 
 Every record goes to `<out>/results.jsonl` at once (`helpers.bench.results`): a crash or Ctrl-C keeps every
 finished trial, and `resume=True` continues in the same folder without redoing any, provided the config is the
@@ -29,7 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import __version__, runtime
+from .. import __version__, prompt_cache, runtime
 from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
 from ..memory_fit import ModelTooLargeError
 from ..paths import DEFAULT_RUN_DIR
@@ -151,6 +154,8 @@ class _Session:
                 "device_note": runner.device_note, "execution_provider": runner.execution_provider,
                 "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
             })
+            if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
+                self.bar.write(f"{name}: {runner.device_note}")
             self._measure(name, runner)
         finally:
             unload_error = self._unload(runner) if loaded else None
@@ -172,17 +177,22 @@ class _Session:
         for level in self.sweep_levels(name):
             self._sweep_level(name, runner, level)
 
-    def _chat(self, runner: ModelRunner, prompt: Prompt) -> TrialTiming:
+    def _prefix(self, kind: str, round_: int, prompt: Prompt) -> str:
+        return prompt_cache.request_prefix(self.config.prompt_cache, round_, self.prompts.index(prompt), kind)
+
+    def _chat(self, runner: ModelRunner, prompt: Prompt, prefix: str) -> TrialTiming:
+        messages = prompt_cache.with_prefix(_messages(self.prompt_set, prompt), prefix)
         try:
-            return runner.chat(_messages(self.prompt_set, prompt), self.config.generation)
+            return runner.chat(messages, self.config.generation)
         except Exception as exc:  # noqa: BLE001 - a trial failure, recorded like any other
             return _failed_before_sending(exc, self.config.stream)
 
     def _trial(self, name: str, runner: ModelRunner, prompt: Prompt, round_: int, warmup: bool) -> None:
-        timing = self._chat(runner, prompt)
+        prefix = self._prefix("w" if warmup else "r", round_, prompt)
+        timing = self._chat(runner, prompt, prefix)
         record = {"type": "trial", "session": self.number, "time": _now(), "model": name,
                   "model_id": runner.model_id, "target": self.target.name, "prompt_id": prompt.id,
-                  "round": round_, "warmup": warmup, **timing.to_record()}
+                  "round": round_, "warmup": warmup, "prompt_prefix": prefix, **timing.to_record()}
         self.log.append(record)
         self.done.add(trial_key(record))
         self.bar.update(1)
@@ -192,7 +202,7 @@ class _Session:
     def _sweep_level(self, name: str, runner: ModelRunner, concurrency: int) -> None:
         """`concurrency` clients share the prompts × rounds requests until done or the level's time is up."""
         self.bar.set_description(f"{name} sweep c={concurrency}")
-        planned = [prompt for _ in range(self.config.rounds) for prompt in self.prompts]
+        planned = [(round_, prompt) for round_ in range(self.config.rounds) for prompt in self.prompts]
         queue, lock, stop = iter(planned), threading.Lock(), threading.Event()
         finished: list[tuple[str, TrialTiming]] = []
         deadline = time.perf_counter() + self.config.sweep_max_s
@@ -205,10 +215,10 @@ class _Session:
                     if time.perf_counter() >= deadline:
                         stopped_by = "time"
                         return
-                    prompt = next(queue, None)
+                    round_, prompt = next(queue, (0, None))
                 if prompt is None:
                     return
-                timing = self._chat(runner, prompt)
+                timing = self._chat(runner, prompt, self._prefix(f"c{concurrency}r", round_, prompt))
                 with lock:
                     finished.append((prompt.id, timing))
                     self.bar.update(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,6 +20,8 @@ from .. import runtime
 from ..config import ConfigError, PromptSet
 from ..devices import DEVICES
 from ..lists import comma_list
+from ..prompt_cache import COLD, request_fields
+from ..prompt_cache import MODES as PROMPT_CACHE_MODES
 
 TARGETS = ("inprocess", "http")
 ENV_MODELS, ENV_ROUNDS, ENV_STREAM, ENV_MAX_TOKENS = "BENCH_MODELS", "BENCH_ROUNDS", "BENCH_STREAM", "BENCH_MAX_TOKENS"
@@ -29,6 +31,7 @@ SOURCES = {  # where each setting can be given, for error messages
     "seed": "--seed", "stream": f"--stream / {ENV_STREAM}", "target": "--target",
     "endpoint": f"--endpoint / {runtime.ENDPOINT_ENV}", "device": "--device", "sweep": "--sweep",
     "sweep_max_s": "--sweep-max-s", "server_pid": "--server-pid", "request_timeout_s": "request_timeout_s",
+    "prompt_cache": "--prompt-cache",
 }
 _UNPLANNED = ("prompts", "server_pid", "request_timeout_s")  # may differ on resume: they do not change what is measured
 
@@ -50,6 +53,7 @@ class _Settings:
     sweep_max_s: float = Field(60.0, gt=0)  # time bound of one sweep level
     server_pid: int | None = None  # process of an external server, to sample its memory
     request_timeout_s: float = Field(300.0, gt=0)
+    prompt_cache: Literal[PROMPT_CACHE_MODES] = COLD  # cold: TTFT of a cold prefill on every engine
 
     @field_validator("models", mode="before")
     @classmethod
@@ -84,7 +88,8 @@ class BenchConfig(_Settings):
 
     Fields (units in the names): models, prompts, rounds (>= 1), warmup (>= 0), max_tokens (>= 1), temperature,
     seed, stream, target (`inprocess` | `http`), endpoint, device (`cpu` | `gpu` | `auto`), sweep (concurrency
-    levels, http target), sweep_max_s, server_pid, request_timeout_s.
+    levels, http target), sweep_max_s, server_pid, request_timeout_s, prompt_cache (`cold` | `warm`, see
+    `helpers.prompt_cache`).
     """
 
     def __init__(self, *args: Any, **settings: Any) -> None:
@@ -100,7 +105,8 @@ class BenchConfig(_Settings):
 
     @property
     def generation(self) -> Generation:
-        return Generation(self.max_tokens, self.temperature, self.seed, self.stream)
+        return Generation(self.max_tokens, self.temperature, self.seed, self.stream,
+                          request_fields(self.prompt_cache))
 
 
 def _explain(exc: ValidationError) -> ConfigError:
@@ -124,6 +130,7 @@ class Generation:
     temperature: float
     seed: int | None
     stream: bool
+    extra: Mapping[str, object] = field(default_factory=dict)  # request-body fields for HTTP (cache_prompt)
 
 
 def parse_levels(text: str) -> tuple[int, ...]:

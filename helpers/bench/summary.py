@@ -21,7 +21,8 @@ import pandas as pd
 from ..stats import describe, iqr_outliers, summarize
 from .results import RESULTS_FILE, RunFolderError, read_records
 
-TRIAL_METRICS = ("ttft_ms", "e2e_ms", "tpot_ms", "decode_tps", "output_tps", "output_tokens")
+TRIAL_METRICS = ("ttft_ms", "ttft_any_ms", "e2e_ms", "tpot_ms", "decode_tps", "output_tps", "output_tokens")
+TOKEN_SPLIT = ("reasoning_tokens", "answer_tokens", "cached_tokens")  # summarised by their mean
 PROMPT_METRICS = ("e2e_ms", "ttft_ms", "tpot_ms", "decode_tps", "output_tokens")
 MODEL_STATUSES = {
     "ok": "every planned trial ran and succeeded",
@@ -35,16 +36,18 @@ MODEL_STATUSES = {
 }
 LOOKUP_FAILURES = ("not_found", "load_failed", "load_skipped")  # model statuses set before any trial
 _TRIAL_COLUMNS = ["session", "model", "model_id", "target", "prompt_id", "round", "warmup", "ok", "error",
-                  "truncated", "finish_reason", "tokens_source", "note", *TRIAL_METRICS]
+                  "truncated", "finish_reason", "tokens_source", "note", "prompt_prefix", *TRIAL_METRICS, *TOKEN_SPLIT]
 _MODEL_FIELDS = ["model_id", "target", "device", "execution_provider", "load_s", "disk_mb", "context_length",
                  "peak_rss_mb", "rss_before_mb"]
 SUMMARY_COLUMNS = [
     "model", "status", "target", "model_id", "device", "execution_provider", "n", "n_planned", "errors", "truncated",
     "ttft_ms_p50", "ttft_ms_p95", "ttft_ms_median_ci95_low", "ttft_ms_median_ci95_high",
+    "ttft_any_ms_p50", "ttft_any_ms_p95",
     "e2e_ms_mean", "e2e_ms_p50", "e2e_ms_p90", "e2e_ms_p95", "e2e_ms_p99", "e2e_ms_min", "e2e_ms_max", "e2e_ms_std",
     "e2e_ms_median_ci95_low", "e2e_ms_median_ci95_high",
     "tpot_ms_p50", "tpot_ms_p95", "itl_ms_p50", "itl_ms_p95", "decode_tps_median", "decode_tps_median_ci95_low", "decode_tps_median_ci95_high",
-    "output_tps_median", "output_tokens_mean", "tokens_source", "finish_reasons",
+    "output_tps_median", "output_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean", "cached_tokens_mean",
+    "tokens_source", "finish_reasons",
     "load_s", "peak_rss_mb", "rss_before_mb", "disk_mb", "context_length", "warnings", "notes", "error",
 ]
 PER_PROMPT_COLUMNS = [
@@ -126,6 +129,9 @@ def trials_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     trials = pd.DataFrame([{k: v for k, v in r.items() if k != "type"} for r in records])
     if trials.empty:
         trials = pd.DataFrame(columns=_TRIAL_COLUMNS)
+    for column in (*TRIAL_METRICS, *TOKEN_SPLIT):  # a log written before a metric existed
+        if column not in trials:
+            trials[column] = np.nan
     trials = trials.astype({"ok": bool, "warmup": bool, "truncated": bool})
     trials["outlier_e2e"] = False
     trials["outlier_ttft"] = False
@@ -196,7 +202,8 @@ def model_summary(trials: pd.DataFrame, models: pd.DataFrame, planned: int) -> p
             "errors": len(mine) - len(ok_mine),
             "truncated": int(ok_mine["truncated"].sum()),
             **inter_token_latency(ok_mine),
-            "tokens_source": "+".join(sorted(set(ok_mine["tokens_source"].dropna()))) or None,
+            **{f"{column}_mean": pd.to_numeric(ok_mine[column]).mean() for column in TOKEN_SPLIT},
+            "tokens_source": _counts(ok_mine["tokens_source"]),
             "finish_reasons": _counts(ok_mine["finish_reason"]),
             "warnings": row.get("e2e_ms_warnings") or ("no successful trials" if ok_mine.empty else ""),
             "notes": "; ".join(n for n in notes if isinstance(n, str) and n),

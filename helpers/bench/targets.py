@@ -17,9 +17,10 @@ import os
 from typing import TYPE_CHECKING, Protocol
 
 import psutil
+from openai import APIConnectionError
 
+from .. import app_service, runtime
 from .. import config as config_files
-from .. import runtime
 from ..config import ConfigError
 from ..devices import DeviceChoice
 from ..service_routes import http_load, http_unload
@@ -121,7 +122,10 @@ class EndpointModel:
 
     def load(self) -> float | None:
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
-        listed = [m.id for m in self._client.models.list()]
+        try:
+            listed = [m.id for m in self._client.models.list()]
+        except APIConnectionError as exc:  # "Connection error." alone does not say where
+            raise ConnectionError(f"cannot reach {self._base_url}/v1 ({exc.__cause__ or exc})") from exc
         self.model_id = runtime.http_model_id(self.name, self._client)
         if listed and self.model_id not in listed:
             raise runtime.ModelNotFoundError(
@@ -139,9 +143,44 @@ class EndpointModel:
         return None
 
 
+class AppServiceModel:
+    """A model at the Foundry Local app's service: looked up in its catalog, loaded there with the device as `ep`.
+
+    Load and unload are timed by the service's routes (`/openai/load/{id}?ep=`, `/openai/unload/{id}?force=true`);
+    the device actually used, and why it differs from the one asked for, come from `app_service.load`.
+    """
+
+    context_length = None
+
+    def __init__(self, name: str, base_url: str, client: OpenAI, device: str) -> None:
+        try:
+            found = app_service.variants(base_url, name)
+        except app_service.ServiceError as exc:
+            raise runtime.ModelNotFoundError(str(exc)) from None
+        self.name, self._base_url, self._client, self._device = name, base_url, client, device
+        self.model_id, self.device, self.execution_provider = found[0].id, found[0].device, found[0].execution_provider
+        self.device_note = ""
+
+    def load(self) -> float | None:
+        model, seconds, choice = app_service.load(self._base_url, self.name, self._device)
+        self.model_id, self.device, self.execution_provider = model.id, model.device, model.execution_provider
+        self.device_note = choice.message
+        return seconds
+
+    def unload(self) -> None:
+        app_service.unload(self._base_url, self.model_id)
+
+    def chat(self, messages: ChatMessages, generation: Generation) -> TrialTiming:
+        return _openai_trial(self._client, self.model_id, messages, generation)
+
+    def disk_mb(self) -> float | None:
+        return None  # on the service's disk: not measured from here (its catalog states a download size)
+
+
 def _openai_trial(client: OpenAI, model_id: str, messages: ChatMessages, generation: Generation) -> TrialTiming:
     return time_openai_chat(client, model_id, messages, max_tokens=generation.max_tokens,
-                            temperature=generation.temperature, seed=generation.seed, stream=generation.stream)
+                            temperature=generation.temperature, seed=generation.seed, stream=generation.stream,
+                            extra=generation.extra)
 
 
 class InprocessTarget:
@@ -182,16 +221,20 @@ class EndpointTarget:
 
     name = "http"
 
-    def __init__(self, url: str, server_pid: int | None, timeout_s: float) -> None:
+    def __init__(self, url: str, server_pid: int | None, timeout_s: float, device: str = "auto") -> None:
         if server_pid is not None and not psutil.pid_exists(server_pid):
             raise ConfigError(f"--server-pid {server_pid}: no such process; give the pid of the server at {url}.")
-        self.url = url
+        self.url, self._device = url, device
         self._client = runtime.openai_client(url, timeout_s)
+        self._service = app_service.is_app_service(url)
         self.memory_pid = server_pid
         self.memory_note = None if server_pid else EXTERNAL_MEMORY_NOTE
-        self.description = f"external endpoint {url}" + (f" (server pid {server_pid})" if server_pid else "")
+        kind = "Foundry Local app service" if self._service else "external endpoint"
+        self.description = f"{kind} {url}" + (f" (server pid {server_pid})" if server_pid else "")
 
     def open(self, model: str) -> ModelRunner:
+        if self._service:
+            return AppServiceModel(model, self.url, self._client, self._device)
         return EndpointModel(model, self.url, self._client)
 
 
@@ -209,6 +252,6 @@ def make_target(config: BenchConfig) -> Target:
     if config.target == "inprocess":
         return InprocessTarget(config.device)
     if config.endpoint:
-        return EndpointTarget(config.endpoint, config.server_pid, config.request_timeout_s)
+        return EndpointTarget(config.endpoint, config.server_pid, config.request_timeout_s, config.device)
     return BuiltinHttpTarget(config.device, config.request_timeout_s)
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import paths
+from ..errors import ClearError
 
 REQUIREMENTS_FILE = Path(__file__).with_name("converter-requirements.txt")
 WORKER = Path(__file__).with_name("_convert_worker.py")
@@ -55,7 +56,7 @@ KEEP_HF_MAX_MB = 1000  # dequantized HF folders up to this size stay cached (a s
 Progress = Callable[[str], None]
 
 
-class ConversionError(RuntimeError):
+class ConversionError(ClearError, RuntimeError):
     """A conversion step failed; `fix` says what the user can do about it."""
 
     def __init__(self, step: str, message: str, fix: str) -> None:

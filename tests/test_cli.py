@@ -1,0 +1,104 @@
+"""`foundry-lab`, the installed command: the seed's verbs, streamed answers with timing, errors without tracebacks,
+and every verb against the Foundry Local app service (emulated on loopback)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import paths
+
+SMOL = "smollm2-135m-instruct-int4"
+FOUNDRY_LAB = Path(sys.executable).with_name("foundry-lab")
+
+
+def _run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    assert FOUNDRY_LAB.exists(), "setup installs the kit (pip install -e) with its `foundry-lab` command"
+    return subprocess.run([str(FOUNDRY_LAB), *args], cwd=paths.REPO_ROOT, input=stdin, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0", **env})
+
+
+def test_the_command_offers_the_seed_verbs_and_the_kit_verbs():
+    run = _run("--help")
+    assert run.returncode == 0 and run.stdout.startswith("usage: foundry-lab")
+    for verb in ("model", "cache", "serve", "bench", "report", "preflight", "byom", "route", "setup"):
+        assert verb in run.stdout
+    assert "list" in _run("model", "--help").stdout and "remove" in _run("cache", "--help").stdout
+
+
+def test_model_run_streams_the_answer_then_its_timing():
+    run = _run("model", "run", SMOL, "--prompt", "List three benefits of local inference.", "--max-tokens", "24")
+    assert run.returncode == 0, run.stderr
+    answer, _, timing = run.stdout.rpartition("\n[")
+    assert answer.startswith(f"{SMOL}: ") and answer.removeprefix(f"{SMOL}: ").strip()
+    assert timing.startswith("TTFT ") and " tok/s" in timing and "24 tokens" in timing
+    assert f"{SMOL}:1 loaded in-process" in run.stderr
+
+
+def test_model_run_without_a_prompt_is_a_chat_that_keeps_the_conversation():
+    run = _run("model", "run", SMOL, "--max-tokens", "8", stdin="My name is Ada.\nWhat is my name?\n")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count(f"{SMOL}: ") == 2 and run.stdout.count("\n[TTFT ") == 2
+
+
+@pytest.mark.parametrize("args, says", [
+    (("cache", "remove", SMOL), "is a bundled model built by setup"),
+    (("model", "run", "no-such-model", "--prompt", "hi"), "Model 'no-such-model' not found"),
+])
+def test_clear_errors_are_one_line_without_a_traceback(args, says):
+    run = _run(*args)
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in run.stderr and last.startswith("error: ") and says in last
+
+
+def test_old_verbs_keep_working():
+    run = subprocess.run([sys.executable, "-m", "helpers", "cache", "--remove", SMOL], cwd=paths.REPO_ROOT,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0"})
+    assert run.returncode == 1 and "is a bundled model" in run.stderr
+    catalog = subprocess.run([sys.executable, "-m", "helpers", "catalog"], cwd=paths.REPO_ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert catalog.returncode == 0 and SMOL in catalog.stdout
+
+
+# --- against the Foundry Local app's service --------------------------------------------------------------------
+
+def test_every_verb_works_against_the_app_service(app_service_url, tmp_path):
+    service = {"FOUNDRY_LOCAL_ENDPOINT": app_service_url}
+    listed = _run("model", "list", **service)
+    assert listed.returncode == 0 and "phi-4-mini" in listed.stdout and "service" in listed.stdout
+
+    downloaded = _run("model", "download", "phi-4-mini", **service)
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert "100/100%" in downloaded.stderr or "already in the service's cache" in downloaded.stdout
+    cache = _run("cache", "list", **service)
+    assert "Phi-4-mini-instruct-generic-cpu:1" in cache.stdout and "cache folder (at the service)" in cache.stdout
+
+    answered = _run("model", "run", SMOL, "--prompt", "Say hi.", "--max-tokens", "8", **service)
+    assert answered.returncode == 0 and "\n[TTFT " in answered.stdout and "at the service" in answered.stderr
+
+    out = tmp_path / "run"
+    bench = _run("bench", "--models", SMOL, "--device", "gpu", "--rounds", "1", "--warmup", "0", "--prompts", "smoke",
+                 "--max-tokens", "8", "--out", str(out), **service)
+    assert bench.returncode == 0, bench.stdout + bench.stderr
+    assert "GPU requested but the service could not load" in bench.stdout + bench.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[0, "status"] == "ok" and summary.loc[0, "load_s"] > 0
+    with urllib.request.urlopen(f"{app_service_url}/emulator/requests", timeout=10) as reply:
+        routes = [(r["path"], r["query"].get("ep")) for r in json.load(reply)]
+    assert (f"/openai/load/{SMOL}-cuda-gpu:1", "cuda") in routes and (f"/openai/unload/{SMOL}-generic-cpu:1", None) in routes
+
+    checked = _run("preflight", "--models", "phi-4-mini", **service)
+    assert checked.returncode == 0, checked.stdout
+    assert "at the service" in checked.stdout and "answers in-process" not in checked.stdout
+
+
+def test_downloading_a_bundled_model_says_there_is_nothing_to_download():
+    run = _run("model", "download", SMOL)
+    assert run.returncode == 0 and "nothing to download, so no progress bar" in run.stdout and "on disk at:" in run.stdout

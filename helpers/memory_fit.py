@@ -71,7 +71,7 @@ def weights_mb(folder: Path) -> float:
 def estimate_folder(folder: Path) -> MemoryEstimate:
     """Expected memory of a built ONNX Runtime GenAI folder at its configured context length."""
     folder = Path(folder)
-    config = json.loads((folder / "genai_config.json").read_text(encoding="utf-8"))
+    config = json.loads((folder / "genai_config.json").read_text(encoding="utf-8-sig"))  # BOM accepted
     try:
         kv, context = kv_cache_mb(config), config["search"]["max_length"]
     except KeyError:

@@ -126,7 +126,7 @@ def valid_targets() -> set[tuple[str, str]]:
 
 
 def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is accepted
 
 
 def write_json(path: Path, data: dict) -> None:

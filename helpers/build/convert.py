@@ -183,7 +183,7 @@ def conversion_inputs(source: Path, precision: str = "int4", execution_provider:
 def read_manifest(out_dir: Path) -> dict | None:
     """The `kit_model.json` of a finished build, or None."""
     try:
-        return json.loads((Path(out_dir) / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return json.loads((Path(out_dir) / MANIFEST_NAME).read_text(encoding="utf-8-sig"))  # BOM accepted
     except (OSError, ValueError):
         return None
 

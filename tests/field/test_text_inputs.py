@@ -107,3 +107,18 @@ def test_bom_in_a_summary_csv(tmp_path: Path) -> None:
     path = tmp_path / "summary.csv"
     path.write_text("model,e2e_ms_p95\nm,12.5\n", encoding="utf-8-sig")
     assert latest_summary(path).columns[0] == "model"
+
+
+def test_bom_in_model_folder_json(tmp_path: Path) -> None:
+    """A model folder edited on Windows: genai_config.json and kit_model.json with a BOM are still read."""
+    from helpers.build.convert import MANIFEST_NAME, read_manifest
+    from helpers.memory_fit import estimate_folder
+
+    genai = {"model": {"decoder": {"num_hidden_layers": 2, "num_key_value_heads": 1, "head_size": 8}},
+             "search": {"max_length": 1000}}
+    (tmp_path / "genai_config.json").write_text(json.dumps(genai), encoding="utf-8-sig")
+    (tmp_path / "model.onnx").write_bytes(b"\0" * 2_000_000)
+    estimate = estimate_folder(tmp_path)
+    assert (estimate.weights_mb, estimate.kv_cache_mb, estimate.context_length) == (2.0, 0.128, 1000)
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"name": "m"}), encoding="utf-8-sig")
+    assert read_manifest(tmp_path) == {"name": "m"}

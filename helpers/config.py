@@ -188,8 +188,13 @@ def _explain(path: Path, exc: ValidationError) -> ConfigError:
 def _load(schema: type[_Model], path: str | Path) -> _Model:
     """Read a JSON file and validate it against `schema`; every problem becomes one ConfigError."""
     path = Path(path)
+    return _validated(schema, path, _read_json(path))
+
+
+def _validated(schema: type[_Model], path: Path, data: object) -> _Model:
+    """`data`, read from `path`, validated against `schema`; every problem becomes one ConfigError."""
     try:
-        return schema.model_validate(_read_json(path))
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise _explain(path, exc) from None
 
@@ -205,9 +210,23 @@ def load_prompts(path: str | Path = PROMPTS_FILE) -> PromptsConfig:
 
 
 def resolve_prompt_set(name_or_file: str | None = None, path: str | Path = PROMPTS_FILE) -> tuple[str, PromptSet]:
-    """A prompt set by name from prompts.json, or a whole file holding one set (`{"description", "prompts"}`)."""
-    if name_or_file and Path(name_or_file).suffix == ".json" and Path(name_or_file).exists():
-        return Path(name_or_file).stem, _load(PromptSet, name_or_file)
+    """A prompt set by name from prompts.json, or a .json file: one set (`{"description", "prompts"}`) or a file in
+    prompts.json's own format (`{"version", "default_set", "sets"}`: its default set).
+
+    ConfigError naming the file when a .json file (or a path) is given but does not exist or is not a prompt set.
+    """
+    if name_or_file and (Path(name_or_file).suffix.lower() == ".json" or Path(name_or_file).exists()
+                         or any(sep in name_or_file for sep in ("/", "\\"))):
+        file = Path(name_or_file).expanduser()
+        if not file.is_file():
+            what = "a folder, not a file" if file.is_dir() else "no such file"
+            raise ConfigError(f"prompts file {name_or_file}: {what} ({file.resolve()}). Give an existing .json file, "
+                              f"or the name of a set in {Path(path).name}: {sorted(load_prompts(path).sets)}.")
+        data = _read_json(file)
+        if isinstance(data, dict) and "sets" in data:  # a copy of prompts.json, edited
+            config = _validated(PromptsConfig, file, data)
+            return config.default_set, config.sets[config.default_set]
+        return file.stem, _validated(PromptSet, file, data)
     config = load_prompts(path)
     name = name_or_file or config.default_set
     if name not in config.sets:

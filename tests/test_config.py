@@ -72,6 +72,31 @@ def test_prompt_set_by_name_or_file(tmp_path):
         config.resolve_prompt_set("nope")
 
 
+def test_prompts_file_that_does_not_exist_is_named_as_a_file(tmp_path):
+    """`--prompts missing.json` is a file the user meant, not a set name: say the file is missing, where."""
+    for given, says in ((tmp_path / "missing.json", "no such file"), (tmp_path / "sub" / "x.JSON", "no such file"),
+                        (tmp_path, "a folder, not a file")):
+        with pytest.raises(config.ConfigError) as caught:
+            config.resolve_prompt_set(str(given))
+        message = str(caught.value)
+        assert message.startswith(f"prompts file {given}: {says} ({given.resolve()})")
+        assert "'smoke'" in message and "no prompt set" not in message
+
+
+def test_prompts_file_in_prompts_json_format_uses_its_default_set(tmp_path):
+    """A copy of prompts.json (BOM included, as Windows editors save it) given to --prompts: its default set."""
+    whole = json.loads(config.PROMPTS_FILE.read_text(encoding="utf-8"))
+    whole["default_set"] = "smoke"
+    copy = tmp_path / "my-prompts.json"
+    copy.write_text(json.dumps(whole), encoding="utf-8-sig")
+    name, chosen = config.resolve_prompt_set(str(copy))
+    assert name == "smoke" and chosen.fingerprint() == config.resolve_prompt_set("smoke")[1].fingerprint()
+    whole["sets"]["smoke"]["prompts"] = []
+    copy.write_text(json.dumps(whole), encoding="utf-8")
+    with pytest.raises(config.ConfigError, match=r"(?s)my-prompts.json: 1 problem.*sets\.smoke\.prompts"):
+        config.resolve_prompt_set(str(copy))
+
+
 @pytest.mark.parametrize(
     ("requested", "gpu_eps", "variants", "device", "says"),
     [

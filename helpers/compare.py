@@ -359,6 +359,9 @@ def gated_ranking(table: pd.DataFrame, gates: SelectionGates,
     excluded["rank"] = pd.array([pd.NA] * len(excluded), dtype="Int64")
     excluded["missing"] = ""
     combined = pd.concat([frame for frame in (ranked, excluded) if not frame.empty], ignore_index=True)
+    for column in ("weighted_score", *(f"score_{name}" for name in DIMENSIONS)):  # none passed: no scores at all
+        if column not in combined:
+            combined[column] = np.nan
     combined["pareto"] = pareto_front(combined).to_numpy()
     return combined
 

@@ -228,3 +228,14 @@ def test_nothing_passes_nothing_is_recommended_and_why() -> None:
     assert text.startswith("**No recommendation: no model passes the gates.**")
     assert "smollm2 (quality 2.08 < floor 4.9" in text and "Recommendation:" not in text
     assert ranked["rank"].isna().all() and ranked["pareto"].any()
+
+
+def test_nothing_passes_the_ranking_keeps_its_columns_for_the_reports() -> None:
+    """`report` on a run where every model fails a gate rendered a KeyError: the table keeps every column, empty."""
+    from helpers.selection_render import RANKING_COLUMNS, VALUE_COLUMNS
+
+    table = LADDER.assign(size_class="tiny")
+    ranked = compare.gated_ranking(table, SelectionGates(quality_floor=4.9, memory_budget_mb=None, licenses=None))
+    shown = ranked[RANKING_COLUMNS + VALUE_COLUMNS]
+    assert len(shown) == len(LADDER) and not shown["passed"].any()
+    assert shown[["weighted_score", *(f"score_{d}" for d in compare.DIMENSIONS)]].isna().all().all()

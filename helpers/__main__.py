@@ -177,9 +177,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    """`main`, with the kit's clear errors printed as one line (no traceback) and exit status 1."""
+    """`main`, with the kit's clear errors printed as one line (no traceback) and exit status 1; warnings are one
+    line too (`warning: …`, not the source line that raised them)."""
+    import warnings
+
     from .errors import ClearError
 
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
         return main(argv)
     except ClearError as exc:

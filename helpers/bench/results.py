@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import READ_ENCODING
 from ..errors import ClearError
 
 RESULTS_FILE = "results.jsonl"  # written by ResultsLog
@@ -69,16 +70,23 @@ def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
         raise RunFolderError(f"{path}: no results log. Run `python -m helpers bench --out {run_dir}` first.")
-    records, unreadable = [], 0
-    for line in path.read_text(encoding="utf-8").splitlines():
+    records, unreadable = [], []
+    # errors="replace": a crash can cut a line inside a multi-byte character; that line is skipped, not the file
+    for number, line in enumerate(path.read_text(encoding=READ_ENCODING, errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            unreadable += 1
+            record = None
+        if isinstance(record, dict) and "type" in record:
+            records.append(record)
+        else:
+            unreadable.append(number)
     if unreadable:
-        warnings.warn(f"{path}: skipped {unreadable} unreadable line(s) (a record cut short by a crash)", stacklevel=2)
+        lines = ", ".join(map(str, unreadable[:5])) + (", …" if len(unreadable) > 5 else "")
+        warnings.warn(f"{path}: skipped {len(unreadable)} unreadable line(s) (line {lines}: a record cut short by a "
+                      "crash, or edited by hand); every other record is used", stacklevel=2)
     return records
 
 

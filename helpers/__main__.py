@@ -181,13 +181,14 @@ def cli(argv: list[str] | None = None) -> int:
     line too (`warning: …`, not the source line that raised them)."""
     import warnings
 
+    from .api_key import redact
     from .errors import ClearError
 
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
         return main(argv)
     except ClearError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(redact(f"error: {exc}"), file=sys.stderr)
         return 1
 
 

@@ -5,6 +5,13 @@ exits with status 1; anything else is a bug and keeps its traceback. Standard li
 """
 from __future__ import annotations
 
+from .api_key import redact
+
 
 class ClearError(Exception):
     """An error whose message is complete for the user; mixed into the kit's own error classes."""
+
+
+def error_text(exc: BaseException) -> str:
+    """`ExceptionType: message`, as trial records, tables and printed lines show an error; the API key redacted."""
+    return redact(f"{type(exc).__name__}: {exc}")

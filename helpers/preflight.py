@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from . import app_service, runtime
 from .config import resolve_prompt_set
+from .errors import error_text
 from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
 from .versions import versions
 
@@ -44,7 +45,7 @@ def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callab
         checks.append(Check(name, target, True, action()))
         return True
     except Exception as exc:  # noqa: BLE001 - every failure becomes a line of the table
-        checks.append(Check(name, target, False, f"{type(exc).__name__}: {exc}"[:400], fix))
+        checks.append(Check(name, target, False, error_text(exc)[:400], fix))
         return False
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import app_service, memory_fit, paths
+from .api_key import API_KEY_ENV as API_KEY_ENV  # notebooks and tests read runtime.API_KEY_ENV
+from .api_key import api_key
 from .config import READ_ENCODING, load_models
 from .devices import DeviceChoice, choose_device, gpu_providers
 from .errors import ClearError
@@ -32,7 +34,6 @@ PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
 PUBLIC_CATALOG_URL = f"https://{PUBLIC_CATALOG_HOST}/asset-gallery/v1.0/models"
 DEFAULT_PORT = 5273
 ENDPOINT_ENV = "FOUNDRY_LOCAL_ENDPOINT"
-API_KEY_ENV = "FOUNDRY_LOCAL_API_KEY"
 OFFLINE_ENV = "FOUNDRY_LAB_OFFLINE"
 PORT_ENV = "FOUNDRY_LAB_PORT"
 BUNDLED_VERSION = 1
@@ -490,7 +491,7 @@ def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> Open
     from openai import OpenAI
 
     url = (base_url or web_service_url()).rstrip("/")
-    return OpenAI(base_url=f"{url}/v1", api_key=os.environ.get(API_KEY_ENV) or "not-needed", timeout=timeout_s, max_retries=0)
+    return OpenAI(base_url=f"{url}/v1", api_key=api_key() or "not-needed", timeout=timeout_s, max_retries=0)
 
 
 def http_model_id(name: str, client: OpenAI) -> str:

@@ -8,19 +8,18 @@ whatever endpoint the user configured.
 """
 from __future__ import annotations
 
-import os
 import time
 import urllib.error
 import urllib.request
 
-from .runtime import API_KEY_ENV
+from .api_key import API_KEY_ENV, api_key
 
 NO_SUCH_ROUTE = (404, 405, 501)
 
 
 def auth_headers() -> dict[str, str]:
     """`Authorization: Bearer KEY` when FOUNDRY_LOCAL_API_KEY is set (the key itself is never printed)."""
-    key = os.environ.get(API_KEY_ENV)
+    key = api_key()
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 

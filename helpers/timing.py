@@ -51,6 +51,8 @@ from foundry_local_sdk import (
 from tokenizers import Tokenizer
 
 from . import sse
+from .api_key import redact
+from .errors import error_text
 from .openai_wire import Part, ServerReplyError, Usage, error_message, read_chunk, read_reply
 from .reasoning import split_pieces
 from .tokens import count_tokens, tokenizer_for
@@ -231,7 +233,7 @@ class _TrialRecorder:
         if self.e2e_s is None:
             self.complete()
         if self.error is None:
-            self.error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+            self.error = redact(exc) if isinstance(exc, str) else error_text(exc)
 
     def _count(self, text: str) -> int:
         return count_tokens(self.tokenizer, text)

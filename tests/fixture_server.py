@@ -151,7 +151,8 @@ class _ChatHandler(BaseHTTPRequestHandler):
             return True
         if self.headers.get("Authorization") == f"Bearer {key}":
             return True
-        self._send_json(401, {"error": {"message": "missing or wrong API key", "type": "unauthorized"}})
+        sent = self.headers.get("Authorization") or "no Authorization header"  # echoed, as some gateways do
+        self._send_json(401, {"error": {"message": f"missing or wrong API key: {sent}", "type": "unauthorized"}})
         return False
 
     def do_GET(self) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..api_key import redact
 from ..config import READ_ENCODING
 from ..errors import ClearError
 
@@ -45,7 +46,7 @@ class ResultsLog:
             self._file.write("\n")
 
     def append(self, record: Mapping[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")  # a key a server echoed
         self._file.flush()
         os.fsync(self._file.fileno())
 

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__, prompt_cache, runtime
 from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
+from ..errors import error_text
 from ..memory_fit import ModelTooLargeError
 from ..paths import DEFAULT_RUN_DIR
 from ..timing import TrialTiming
@@ -79,7 +80,7 @@ def _messages(prompt_set: PromptSet, prompt: Prompt) -> list[dict[str, str]]:
 
 def _failed_before_sending(exc: Exception, stream: bool) -> TrialTiming:
     """A trial whose request could not even be set up (e.g. the model vanished): recorded, not raised."""
-    return TrialTiming(start=time.perf_counter(), e2e_s=0.0, ttft_s=None, error=f"{type(exc).__name__}: {exc}",
+    return TrialTiming(start=time.perf_counter(), e2e_s=0.0, ttft_s=None, error=error_text(exc),
                        streamed=stream)
 
 
@@ -249,11 +250,11 @@ class _Session:
             runner.unload()
             return None
         except Exception as exc:  # noqa: BLE001 - reported in the record; the next model still runs
-            return f"{type(exc).__name__}: {exc}"
+            return error_text(exc)
 
     def _lookup_failed(self, name: str, status: str, exc: Exception, work: int) -> None:
         self.log.append({"type": "model", "session": self.number, "time": _now(), "model": name, "status": status,
-                         "target": self.target.name, "error": f"{type(exc).__name__}: {exc}"[:1000]})
+                         "target": self.target.name, "error": error_text(exc)[:1000]})
         self.bar.update(work)
 
 

@@ -186,3 +186,20 @@ def test_warm_cache_is_an_explicit_labelled_option(path: str, tmp_path: Path) ->
     assert summary.loc[0, "cached_tokens_mean"] == pytest.approx(17 * 4 / 6, rel=1e-4)  # csv: 6 digits
     report = (tmp_path / "run" / "benchmark_report.md").read_text(encoding="utf-8")
     assert "warm: prompts repeat unchanged" in report
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_key_the_server_echoes_never_lands_in_outputs(path: str, tmp_path: Path) -> None:
+    """A gateway answering 401 with the key it received ("…: Bearer KEY"): the run records the failure with the
+    key redacted; no file of the run folder, no printed line carries it."""
+    wrong = "sekrit123-not-the-servers"
+    with serve(Script(api_key=API_KEY)) as base_url:
+        code, output = bench(path, base_url, "fixture-model:1", _prompts_file(tmp_path, "count"), tmp_path / "run",
+                             {runtime.API_KEY_ENV: wrong})
+    assert code == 1
+    [model] = records(tmp_path / "run", "model")
+    assert model["status"] == "load_failed" and "HTTP 401" in model["error"]
+    assert "missing or wrong API key: Bearer ***" in model["error"]
+    written = [f for f in (tmp_path / "run").iterdir() if f.is_file()]
+    assert len(written) >= 4 and all(wrong not in f.read_text(encoding="utf-8") for f in written)
+    assert wrong not in output

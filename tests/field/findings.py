@@ -69,7 +69,7 @@ def cell(out: Path, exit_code: int, stderr: str) -> str:
         if value is not None and not (key == "ttft_any_ms" and value == _median([t.get("ttft_ms") for t in ok])):
             parts.append(text.format(value))
         elif key in ("tpot_ms", "decode_tps") and ok and value is None:
-            parts.append(f"{key.split('_')[0].upper()} –")
+            parts.append(text.split(" {")[0] + " not measurable")  # `TPOT not measurable`, `decode not measurable`
     sources = sorted({t.get("tokens_source") for t in ok if t.get("tokens_source")})
     if sources:
         parts.append("source " + "+".join(sources))

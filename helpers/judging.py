@@ -43,8 +43,10 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
 
     `judge`: a model name, `none`, or None for the default judge of this world."""
     name = runtime.default_judge() if judge is None else judge
-    if not name or name == NO_JUDGE:
-        return None, "no judge (none configured)"
+    if name == NO_JUDGE:
+        return None, f"no judge (--judge {NO_JUDGE}): quality is the automatic metrics only"
+    if not name:
+        return None, "no judge (models.json names no judge for this world): quality is the automatic metrics only"
     answers = quality.first_measured_answers(run.trials) if not run.trials.empty else pd.DataFrame()
     if answers.empty:
         return None, "no judge: the run has no successful answers"

@@ -129,7 +129,7 @@ def decode_rate(summary: pd.DataFrame) -> Figure:
     ax.errorbar(median.fillna(0).to_numpy(), np.arange(len(models)), xerr=error, fmt="none", ecolor="black",
                 capsize=4)
     _model_axis(ax, summary, models)
-    ax.set_xlabel("decode rate (tokens/s) = (output tokens − 1) / (e2e − TTFT); higher is better\n"
+    ax.set_xlabel("decode rate (tokens/s) = (output tokens − 1) / (e2e − first token); higher is better\n"
                   "error bars: 95% bootstrap CI of the median (rough below n=10, none below n=2)")
     return fig
 

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import compare
-from .bench.markdown import CONSOLE_COLUMNS, markdown_table
+from .bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 
 if TYPE_CHECKING:
     from .selection_report import Selection
@@ -108,12 +108,23 @@ def judge_markdown(selection: Selection) -> str:
 
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
         "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 6px}"
-        "th{background:#f3f3f3}td{text-align:right}img{max-width:100%}.estimate{color:#a00;font-weight:bold}"
+        "th{background:#f3f3f3}td{text-align:right;white-space:nowrap}.table{overflow-x:auto}img{max-width:100%}.estimate{color:#a00;font-weight:bold}"
         ".note{color:#555}")
 
 
 def _html_table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, na_rep="–", float_format=lambda v: f"{v:,.4g}", border=0)
+    """The frame's cells as the Markdown report shows them (`format_value`), in a box that scrolls sideways when
+    the table is wider than the page (cells never wrap, so a model name stays on one line)."""
+    cells = frame.astype(object).map(format_value) if not frame.empty else frame
+    return f"<div class='table'>{cells.to_html(index=False, escape=True, border=0)}</div>"
+
+
+_SUMMARY_NOTE = (
+    "<p class='note'>ttft_ms: first <em>answer</em> token; ttft_any_ms: first token of any kind (reasoning "
+    "included); tpot_ms and decode_tps: over everything generated after the first token; itl_ms: per gap between "
+    "streamed chunks (vLLM; AIPerf's “ITL” is the kit's TPOT); tokens_source: how output tokens were counted per "
+    "trial (usage: the server's report, tokenizer: the model's tokenizer.json, chunks: one chunk taken as one token, "
+    "an undercount); truncated: answers cut by max_tokens. Every definition is in benchmark_report.md.</p>")
 
 
 def _inline_markdown(text: str) -> str:
@@ -132,7 +143,7 @@ def to_html(selection: Selection) -> str:
         f"max_tokens {run.config['max_tokens']}, temperature {run.config['temperature']}, seed {run.config['seed']}, "
         f"target {html.escape(run.header['target']['description'])}.</p>",
         f"<h2>Recommendation</h2><p>{_inline_markdown(selection.recommendation)}</p>",
-        "<h2>Benchmark summary</h2>" + _html_table(run.summary[CONSOLE_COLUMNS]),
+        "<h2>Benchmark summary</h2>" + _html_table(run.summary[SUMMARY_COLUMNS]) + _SUMMARY_NOTE,
         "<h2>Quality (automatic metrics)</h2><p class='note'>Facet coverage (substring heuristic, 1-5) and ROUGE-L "
         "F1 against the reference (0-1): both blind to meaning.</p>"
         + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>"),

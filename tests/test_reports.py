@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup
 
 from helpers import judging, plots, quality, selection_report, widgets
 from helpers.__main__ import main as cli
+from helpers.bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
 from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
@@ -65,6 +66,12 @@ def test_html_report_is_self_contained_with_every_chart_embedded(written: dict[s
     assert f"Recommendation: {ranking.iloc[0]['model']}" in text
     assert "ESTIMATE" in text and "heuristic" in text
     assert len(soup.find_all("table")) >= 5
+    summary = soup.find("h2", string="Benchmark summary").find_next("table")
+    header = [th.get_text() for th in summary.find_all("th")]
+    assert header == SUMMARY_COLUMNS  # tokens_source, ITL, reasoning and cache columns, as in benchmark_report.md
+    assert "tokens_source: how output tokens were counted" in text and "itl_ms: per gap" in text
+    cells = [td.get_text() for td in soup.find_all("td")]
+    assert not {"<NA>", "nan", "NaN", "True", "False"} & set(cells), "cells as the Markdown report shows them"
 
 
 def test_markdown_report_has_the_selection_sections_and_links_existing_charts(written: dict[str, Path]) -> None:
@@ -99,7 +106,8 @@ def test_judge_verdicts_are_kept_and_reused_for_the_same_answers(runs: tuple[Pat
     assert note.endswith(f"(verdicts read from {judging.JUDGE_CSV})")
     assert again["judge_score"].tolist() == verdicts["judge_score"].astype("Int64").tolist()
     assert quality.judge_parse_rate(again).set_index("model").at["all", "n"] == len(MODELS) * 2
-    assert judging.judge_run(run, selection_report.run_prompt_set(run), "none") == (None, "no judge (none configured)")
+    assert judging.judge_run(run, selection_report.run_prompt_set(run), "none") == (
+        None, "no judge (--judge none): quality is the automatic metrics only")
 
 
 def test_default_gates_exclude_with_reasons_or_recommend(runs: tuple[Path, Path]) -> None:
@@ -160,3 +168,17 @@ def test_weight_sliders_headless_apply_the_weights_once(capsys) -> None:
     chosen = widgets.weight_sliders({"quality": 0.5, "latency": 0.5}, seen.append)
     assert seen == [{"quality": 0.5, "latency": 0.5}] and chosen.value == seen[0]
     assert "headless" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (pd.NA, "–"), (float("nan"), "–"), (None, "–"), (True, "yes"), (0.000095, "0.000095"), (0.0049, "0.0049"),
+    (0.0, "0.00"), (5.126, "5.13"), (123.45, "123.5"), ("a|b", "a|b"),
+])
+def test_cells_are_rounded_and_missing_values_shown_as_a_dash(value: object, shown: str) -> None:
+    """An excluded model's rank is pd.NA (was `<NA>`); a cost per 1k tokens of 0.000095 EUR was `0.00`."""
+    assert format_value(value) == shown
+
+
+def test_markdown_table_escapes_the_column_separator() -> None:
+    table = markdown_table(pd.DataFrame({"rank": pd.array([pd.NA, 1], dtype="Int64"), "note": ["a|b", "c"]}))
+    assert table.splitlines()[2:] == ["| – | a\\|b |", "| 1 | c |"]

@@ -19,27 +19,38 @@ from .summary import MODEL_STATUSES, BenchmarkRun
 
 CONSOLE_COLUMNS = ["model", "status", "n", "errors", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p95", "tpot_ms_p50",
                    "decode_tps_median", "output_tps_median", "output_tokens_mean", "load_s", "peak_rss_mb", "disk_mb"]
+_AT_TPOT = CONSOLE_COLUMNS.index("tpot_ms_p50") + 1
+# The reports' summary table (Markdown and HTML): the console's columns with ITL next to TPOT (the AIPerf/vLLM
+# naming is in the definitions), then errors, truncation, reasoning, prompt cache and how tokens were counted.
+SUMMARY_COLUMNS = [c for c in CONSOLE_COLUMNS[:_AT_TPOT] if c != "errors"] + ["itl_ms_p50", "itl_ms_p95"] + [
+    *CONSOLE_COLUMNS[_AT_TPOT:], "errors", "truncated", "ttft_any_ms_p50", "reasoning_tokens_mean",
+    "cached_tokens_mean", "tokens_source"]
 
 
-def _fmt(value: object) -> str:
-    if value is None or (np.isscalar(value) and pd.isna(value)):
+def format_value(value: object) -> str:
+    """A table cell as every report shows it (Markdown and HTML): missing (None, NaN, pd.NA) as '–', booleans as
+    yes/no, floats rounded (2 decimals below 10, 1 from 10; 2 significant digits below 0.01, never a false 0.00)."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
+        if 0 < abs(value) < 0.01:
+            return f"{value:.{1 - int(np.floor(np.log10(abs(value))))}f}"
         return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return str(value).replace("\n", " ")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table; numbers right-aligned, missing values as '–'."""
+    """A GitHub-flavoured Markdown table; numbers right-aligned, cells as `format_value` shows them."""
     if frame.empty:
         return "_none_\n"
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                for c in frame.columns]
     lines = ["| " + " | ".join(str(c) for c in frame.columns) + " |",
              "|" + "|".join("---:" if is_number else "---" for is_number in numeric) + "|"]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    lines += ["| " + " | ".join(format_value(v).replace("|", "\\|") for v in row) + " |"
+              for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
@@ -77,11 +88,9 @@ def _cache_label(run: BenchmarkRun) -> str:
 
 def _summary_section(run: BenchmarkRun) -> str:
     legend = "\n".join(f"- `{status}`: {meaning}" for status, meaning in MODEL_STATUSES.items())
-    columns = [c for c in CONSOLE_COLUMNS if c != "errors"] + [
-        "errors", "truncated", "ttft_any_ms_p50", "reasoning_tokens_mean", "cached_tokens_mean", "tokens_source"]
     return (f"## Summary per model\n\nStatistics over successful measured trials (warm-ups excluded); "
             f"`n` of `n_planned` = {run.summary['n_planned'].max()} per model. Every column, confidence intervals "
-            f"included, is in `{SUMMARY_CSV}`.\n\n{markdown_table(run.summary[columns])}\nStatus:\n\n{legend}\n")
+            f"included, is in `{SUMMARY_CSV}`.\n\n{markdown_table(run.summary[SUMMARY_COLUMNS])}\nStatus:\n\n{legend}\n")
 
 
 def _notes_section(run: BenchmarkRun) -> str:

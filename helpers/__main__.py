@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from .build.convert import PRECISIONS  # standard library only, like everything imported before the verb is known
 from .devices import DEVICES
@@ -18,6 +19,24 @@ from .lists import comma_list
 
 def _models(value: str | None) -> list[str] | None:
     return comma_list(value) or None
+
+
+def _number(kind: type[int] | type[float], minimum: float, maximum: float | None = None,
+            above: bool = False) -> Callable[[str], int | float]:
+    """An argparse type: `kind` within [minimum, maximum] (or strictly above `minimum`), else a one-line usage error."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or (value <= minimum if above else value < minimum) or (maximum is not None and value > maximum):
+            bound = f"above {minimum:g}" if above else f"from {minimum:g}" + (f" to {maximum:g}" if maximum else " up")
+            raise argparse.ArgumentTypeError(f"needs a {'whole ' if kind is int else ''}number {bound}, got {text!r}")
+        return value
+    return parse
+
+
+POSITIVE_INT, PORT, POSITIVE = _number(int, 1), _number(int, 0, 65535), _number(float, 0, above=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         action.add_argument("model", help="alias or id, e.g. smollm2-135m-instruct-int4")
         action.add_argument("--device", default="auto", choices=DEVICES)
     model_run.add_argument("--prompt", help="one question; without it: an interactive chat")
-    model_run.add_argument("--max-tokens", type=int, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
+    model_run.add_argument("--max-tokens", type=POSITIVE_INT, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
 
     cache = verbs.add_parser("cache", help="like `foundry cache`: list (default), remove MODEL")
     cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")
@@ -65,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = verbs.add_parser("serve", help="serve models over the OpenAI-compatible API on 127.0.0.1")
     serve.add_argument("--models", help="comma list to load (default: models.json offline defaults)")
-    serve.add_argument("--port", type=int, help="port (default 5273 or FOUNDRY_LAB_PORT; 0 = any free port)")
+    serve.add_argument("--port", type=PORT, help="port (default 5273 or FOUNDRY_LAB_PORT; 0 = any free port)")
 
     bench = verbs.add_parser(
         "bench", help="benchmark models: latency, throughput, memory, disk (writes a report)",
@@ -99,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     byom.add_argument("--name", required=True, help="the model's alias, e.g. smollm2-135m-fp32")
     byom.add_argument("--precision", default="int4", choices=PRECISIONS)
     byom.add_argument("--ep", default="cpu", help="execution provider: cpu, cuda, dml, webgpu, ... (default cpu)")
-    byom.add_argument("--context-length", type=int, default=2048, help="context length in tokens (default 2048)")
+    byom.add_argument("--context-length", type=POSITIVE_INT, default=2048, help="context length in tokens (default 2048)")
     byom.add_argument("--display-name", help="display name (default: the name)")
     byom.add_argument("--license", default="unknown", help="license id of the model, e.g. apache-2.0")
     byom.add_argument("--capabilities", default="chat", help="comma list of capability tags for the router")
@@ -108,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
     route = verbs.add_parser("route", help="pick a model for a request by capabilities and constraints")
     route.add_argument("capabilities", help="comma list of required capability tags, e.g. chat,summarize")
-    route.add_argument("--max-p95-ms", type=float, help="latency budget: measured e2e p95 in ms")
-    route.add_argument("--max-memory-mb", type=float, help="memory budget: measured peak memory in MB")
+    route.add_argument("--max-p95-ms", type=POSITIVE, help="latency budget: measured e2e p95 in ms")
+    route.add_argument("--max-memory-mb", type=POSITIVE, help="memory budget: measured peak memory in MB")
     route.add_argument("--licenses", help="comma list of acceptable licenses")
     route.add_argument("--summary", help="summary.csv of a benchmark run (default: reports/latest/summary.csv)")
 
@@ -119,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--weights", help="selection weights, e.g. quality=0.5,latency=0.3 (others keep defaults)")
     report.add_argument("--watts", type=float, default=30.0, help="power draw for the cost estimate (default 30)")
     report.add_argument("--baseline", help="an earlier run folder to compare with (before/after, CPU/GPU)")
-    report.add_argument("--price-per-kwh", type=float, help="electricity price for the cost estimate, in --currency "
+    report.add_argument("--price-per-kwh", type=_number(float, 0), help="electricity price for the cost estimate, in --currency "
                                                             "(default: energy.DEFAULT_PRICE_PER_KWH)")
     report.add_argument("--currency", help="currency of --price-per-kwh and of every cost (default: energy.DEFAULT_CURRENCY)")
     report.add_argument("--judge", help="model that grades the answers (default: models.json judge for this world; "

@@ -51,6 +51,28 @@ class BundledModelError(ClearError, ValueError):
     """An action meant for downloaded catalog models was asked of a bundled or converted model."""
 
 
+class PortSettingError(ClearError, ValueError):
+    """A port (--port or FOUNDRY_LAB_PORT) that is not a whole number from 0 to 65535."""
+
+
+def checked_port(value: object, source: str) -> int:
+    """`value` as a TCP port (0 = any free port); PortSettingError naming `source` (the flag or variable) else."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise PortSettingError(f"{source} must be a port number from 1 to 65535 (or 0 for any free port), got "
+                               f"{value!r}.")
+    return port
+
+
+def env_port() -> int | None:
+    """FOUNDRY_LAB_PORT as a port, or None when it is unset or empty."""
+    value = os.environ.get(PORT_ENV, "").strip()
+    return checked_port(value, PORT_ENV) if value else None
+
+
 class PortInUseError(ClearError, OSError):
     """The kit's port is taken; the message says by whom (the kit elsewhere, or a foreign program) and what to do."""
 
@@ -180,8 +202,8 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
         for item in bundled.values():
             item.cache_path = place_in_cache(item.path, item.catalog, paths.model_cache_dir())
         catalogs = [(server.url, None)] if offline else [(PUBLIC_CATALOG_URL, None), (server.url, None)]
-        if port is None and os.environ.get(PORT_ENV, "").strip():
-            port = int(os.environ[PORT_ENV])
+        if port is None:
+            port = env_port()
         for folder in (paths.app_data_dir(), paths.model_cache_dir(), paths.logs_dir()):
             folder.mkdir(parents=True, exist_ok=True)
         FoundryLocalManager.initialize(
@@ -516,7 +538,8 @@ def serve(models: list[str], port: int | None = None) -> None:
     The port is `port`, else FOUNDRY_LAB_PORT, else 5273 (the port the workshop's scripts use).
     """
     if port is None:
-        port = int(os.environ.get(PORT_ENV) or DEFAULT_PORT)
+        port = env_port()
+        port = DEFAULT_PORT if port is None else port
     rt = start(port=port)
     rt.role = "foundry-lab serve"
     url = web_service_url(rt)  # the port first: a taken port fails before any model is loaded

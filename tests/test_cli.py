@@ -58,6 +58,23 @@ def test_clear_errors_are_one_line_without_a_traceback(args, says):
     assert "Traceback" not in run.stderr and last.startswith("error: ") and says in last
 
 
+@pytest.mark.parametrize("args, env, code, says", [
+    (("serve", "--port", "99999"), {}, 2, "argument --port: needs a whole number from 0 to 65535, got '99999'"),
+    (("serve",), {"FOUNDRY_LAB_PORT": "abc"}, 1,
+     "error: FOUNDRY_LAB_PORT must be a port number from 1 to 65535 (or 0 for any free port), got 'abc'."),
+    (("model", "run", SMOL, "--prompt", "hi"), {"FOUNDRY_LAB_PORT": "70000"}, 1, "FOUNDRY_LAB_PORT must be a port"),
+    (("model", "run", SMOL, "--prompt", "hi", "--max-tokens", "0"), {}, 2,
+     "argument --max-tokens: needs a whole number from 1 up, got '0'"),
+    (("route", "chat", "--max-p95-ms", "-5"), {}, 2, "argument --max-p95-ms: needs a number above 0, got '-5'"),
+    (("byom", "x.gguf", "--name", "x", "--context-length", "0"), {}, 2, "argument --context-length: needs a whole"),
+])
+def test_out_of_range_numbers_are_refused_before_anything_starts(args, env, code, says):
+    """Was: a traceback (OverflowError from bind, ValueError from int()), or --max-tokens 0 answering 46 tokens."""
+    run = _run(*args, **env)
+    assert run.returncode == code and "Traceback" not in run.stderr
+    assert says in run.stderr.strip().splitlines()[-1]
+
+
 def test_old_verbs_keep_working():
     run = subprocess.run([sys.executable, "-m", "helpers", "cache", "--remove", SMOL], cwd=paths.REPO_ROOT,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0"})

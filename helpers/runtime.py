@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -71,6 +72,10 @@ def env_port() -> int | None:
     """FOUNDRY_LAB_PORT as a port, or None when it is unset or empty."""
     value = os.environ.get(PORT_ENV, "").strip()
     return checked_port(value, PORT_ENV) if value else None
+
+
+class EndpointError(ClearError, ConnectionError):
+    """FOUNDRY_LOCAL_ENDPOINT (or --endpoint) is not a URL, or no server answers there."""
 
 
 class PortInUseError(ClearError, OSError):
@@ -465,8 +470,22 @@ def endpoint_root(url: str) -> str:
 
 
 def external_endpoint() -> str | None:
-    """FOUNDRY_LOCAL_ENDPOINT (Foundry Local app/service or any OpenAI-compatible server), if set."""
-    return endpoint_root(os.environ.get(ENDPOINT_ENV, "")) or None
+    """FOUNDRY_LOCAL_ENDPOINT (Foundry Local app/service or any OpenAI-compatible server), if set.
+
+    EndpointError when it is set but not an http(s) URL with a host (it would otherwise be ignored silently)."""
+    root = endpoint_root(os.environ.get(ENDPOINT_ENV, ""))
+    if root and not is_server_url(root):
+        raise EndpointError(f"{ENDPOINT_ENV}={root!r} {NOT_A_SERVER_URL}, or unset it for the kit's own.")
+    return root or None
+
+
+NOT_A_SERVER_URL = ("is not a server URL: give one like http://127.0.0.1:5272/v1 (`foundry service status` shows the "
+                    "Foundry Local app's)")
+
+
+def is_server_url(url: str) -> bool:
+    """True for an http(s) URL with a host (and optionally a port and path): what an endpoint setting must be."""
+    return re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", url.strip()) is not None
 
 
 def app_service_endpoint() -> str | None:
@@ -516,6 +535,17 @@ def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> Open
     return OpenAI(base_url=f"{url}/v1", api_key=api_key() or "not-needed", timeout=timeout_s, max_retries=0)
 
 
+def served_model_ids(client: OpenAI) -> list[str]:
+    """The ids a server lists at `GET /v1/models`; EndpointError naming the URL when nothing answers there."""
+    from openai import APIConnectionError
+
+    try:
+        return [m.id for m in client.models.list()]
+    except APIConnectionError as exc:  # "Connection error." alone does not say where
+        raise EndpointError(f"cannot reach {client.base_url} ({exc.__cause__ or exc}): is the server running at "
+                            f"that URL? (set by {ENDPOINT_ENV} or --endpoint)") from exc
+
+
 def http_model_id(name: str, client: OpenAI) -> str:
     """The name to send for a model: the alias on the kit's server, the variant id (`alias:1`) on others.
 
@@ -525,7 +555,7 @@ def http_model_id(name: str, client: OpenAI) -> str:
     root = endpoint_root(str(client.base_url))
     if root == app_service_endpoint():
         return app_service.ensure_loaded(root, name.split(":")[0]).id  # its catalog ids differ from the kit's
-    ids = [m.id for m in client.models.list()]
+    ids = served_model_ids(client)
     if name in ids:
         return name
     bare = name.split(":")[0]  # the kit's own server lists aliases: `alias:1` -> `alias`

@@ -75,6 +75,21 @@ def test_out_of_range_numbers_are_refused_before_anything_starts(args, env, code
     assert says in run.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.parametrize("args, env, code, says", [
+    (("model", "list"), {"FOUNDRY_LOCAL_ENDPOINT": "garbage"}, 1,
+     "error: FOUNDRY_LOCAL_ENDPOINT='garbage' is not a server URL: give one like http://127.0.0.1:5272/v1"),
+    (("model", "run", SMOL, "--prompt", "hi"), {"FOUNDRY_LOCAL_ENDPOINT": "http://127.0.0.1:9/v1"}, 1,
+     "error: cannot reach http://127.0.0.1:9/v1/ ("),
+    (("bench", "--endpoint", "notaurl", "--models", SMOL), {}, 2,
+     "endpoint (--endpoint / FOUNDRY_LOCAL_ENDPOINT): is not a server URL"),
+])
+def test_a_bad_or_silent_endpoint_is_named(args, env, code, says):
+    """Was: a garbage FOUNDRY_LOCAL_ENDPOINT silently ignored; an unreachable one an APIConnectionError traceback."""
+    run = _run(*args, **env)
+    assert run.returncode == code and "Traceback" not in run.stderr
+    assert any(line.strip().lstrip("- ").startswith(says) for line in run.stderr.splitlines()), run.stderr
+
+
 def test_old_verbs_keep_working():
     run = subprocess.run([sys.executable, "-m", "helpers", "cache", "--remove", SMOL], cwd=paths.REPO_ROOT,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0"})

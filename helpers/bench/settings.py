@@ -70,6 +70,8 @@ class _Settings:
     @field_validator("endpoint")
     @classmethod
     def _endpoint_root(cls, value: str | None) -> str | None:
+        if value and not runtime.is_server_url(value):
+            raise ValueError(runtime.NOT_A_SERVER_URL)
         return runtime.endpoint_root(value) if value else None
 
     @model_validator(mode="after")

@@ -17,7 +17,6 @@ import os
 from typing import TYPE_CHECKING, Protocol
 
 import psutil
-from openai import APIConnectionError
 
 from .. import app_service, runtime
 from .. import config as config_files
@@ -122,10 +121,7 @@ class EndpointModel:
 
     def load(self) -> float | None:
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
-        try:
-            listed = [m.id for m in self._client.models.list()]
-        except APIConnectionError as exc:  # "Connection error." alone does not say where
-            raise ConnectionError(f"cannot reach {self._base_url}/v1 ({exc.__cause__ or exc})") from exc
+        listed = runtime.served_model_ids(self._client)
         self.model_id = runtime.http_model_id(self.name, self._client)
         if listed and self.model_id not in listed:
             raise runtime.ModelNotFoundError(

@@ -20,6 +20,7 @@ from . import paths
 from .bench.results import SUMMARY_CSV
 from .build.convert import MANIFEST_NAME
 from .config import READ_ENCODING, load_models
+from .errors import ClearError
 from .lists import comma_list
 
 if TYPE_CHECKING:
@@ -69,10 +70,31 @@ def candidates() -> list[Candidate]:
     return found
 
 
-def latest_summary(path: str | Path = LATEST_SUMMARY) -> pd.DataFrame | None:
-    """A benchmark run's summary.csv, or None when there is none yet."""
-    path = Path(path)
-    return pd.read_csv(path, encoding=READ_ENCODING) if path.is_file() else None
+class SummaryFileError(ClearError, ValueError):
+    """A --summary file that does not exist or is not a benchmark summary."""
+
+
+SUMMARY_NEEDS = ("model", "status", "n", "e2e_ms_p95", "peak_rss_mb")
+
+
+def latest_summary(path: str | Path | None = None) -> pd.DataFrame | None:
+    """A benchmark run's summary.csv: `path`, or reports/latest/summary.csv (None when no run wrote one yet).
+
+    SummaryFileError when a given `path` does not exist, or a summary is not a benchmark summary.csv."""
+    given, path = path is not None, Path(path or LATEST_SUMMARY)
+    if not path.is_file():
+        if given:
+            raise SummaryFileError(f"{path}: no such file. Give the summary.csv of a benchmark run "
+                                   "(`foundry-lab bench --out DIR` writes DIR/summary.csv), or leave --summary out.")
+        return None
+    try:
+        table = pd.read_csv(path, encoding=READ_ENCODING)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SummaryFileError(f"{path}: not a readable CSV ({exc}).") from None
+    if missing := [column for column in SUMMARY_NEEDS if column not in table.columns]:
+        raise SummaryFileError(f"{path}: not a benchmark summary.csv (no column {', '.join(missing)}); give the "
+                               "summary.csv that `foundry-lab bench` wrote.")
+    return table
 
 
 def _measured(summary: pd.DataFrame | None) -> dict[str, dict]:
@@ -99,12 +121,14 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
     `offline=True` rejects models that need the internet.
     """
     needed = {required_capabilities} if isinstance(required_capabilities, str) else set(required_capabilities)
-    table = summary if isinstance(summary, pd.DataFrame) else latest_summary(summary or LATEST_SUMMARY)
+    table = summary if isinstance(summary, pd.DataFrame) else latest_summary(summary)
     measured = _measured(table)
     allowed = {name.lower() for name in licenses} if licenses else None
     rejected: dict[str, list[str]] = {}
     rows, fits = [], []
-    for model in models if models is not None else candidates():
+    pool = models if models is not None else candidates()
+    known = set().union(*(m.capabilities for m in pool))
+    for model in pool:
         row = measured.get(model.name, {})
         p95, memory = _number(row.get("e2e_ms_p95")), _number(row.get("peak_rss_mb"))
         why = []
@@ -134,7 +158,10 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
     frame = pd.DataFrame(rows, columns=["model", "capabilities", "license", "size_mb", "e2e_ms_p95", "peak_rss_mb",
                                         "verdict"])
     if not fits:
-        return Route(None, [f"none of {len(rows)} candidates meets the request"], rejected, frame)
+        unknown = sorted(needed - known)
+        why = (f"no candidate has the capability {', '.join(unknown)} (a typo? the tags are {', '.join(sorted(known))})"
+               if unknown else f"none of {len(rows)} candidates meets the request")
+        return Route(None, [why], rejected, frame)
     fits.sort(key=lambda fit: (fit[1] if fit[1] is not None else math.inf, fit[0].size_mb or math.inf))
     chosen, p95, memory = fits[0]
     reasons = [f"has {', '.join(sorted(needed)) or 'no required capability'}", f"license {chosen.license}"]
@@ -148,8 +175,10 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry (`python -m helpers route`): 0 when a model fits, 1 when none does."""
+    from .runtime import detect_offline
+
     decision = route(comma_list(args.capabilities), args.max_p95_ms,
                      args.max_memory_mb, comma_list(args.licenses) or None,
-                     args.summary)
+                     args.summary, offline=detect_offline())
     print(decision)
     return 0 if decision.model else 1

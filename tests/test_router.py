@@ -1,6 +1,8 @@
 """Router choices on a known table of candidates and measurements."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -57,3 +59,23 @@ def test_without_measurements_the_smallest_fit_wins():
 def test_real_candidates_come_from_models_json():
     names = {c.name for c in router.candidates()}
     assert {"smollm2-135m-instruct-int4", "phi-4-mini"} <= names
+
+
+def test_an_unknown_capability_is_named_with_the_known_tags():
+    decision = choose("summarise")  # British spelling of a known tag
+    assert decision.model is None
+    assert decision.reasons == ["no candidate has the capability summarise (a typo? the tags are chat, code, "
+                                "summarize)"]
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (None, "no such file"),
+    ("garbage,,\n1,2\n", "not a benchmark summary.csv (no column model, status, n, e2e_ms_p95, peak_rss_mb)"),
+])
+def test_a_given_summary_that_is_missing_or_not_a_summary_is_refused(tmp_path, content, says):
+    """Was: silently routed as if no benchmark had run."""
+    path = tmp_path / "summary.csv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(router.SummaryFileError, match="^" + re.escape(f"{path}: {says}")):
+        router.route(["chat"], summary=str(path), models=MODELS)

@@ -105,7 +105,7 @@ def test_bom_in_a_summary_csv(tmp_path: Path) -> None:
     from helpers.router import latest_summary
 
     path = tmp_path / "summary.csv"
-    path.write_text("model,e2e_ms_p95\nm,12.5\n", encoding="utf-8-sig")
+    path.write_text("model,status,n,e2e_ms_p95,peak_rss_mb\nm,ok,3,12.5,500\n", encoding="utf-8-sig")
     assert latest_summary(path).columns[0] == "model"
 
 

@@ -41,7 +41,8 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
     """(verdicts, note): the judge's grades of the run's answers (`quality.judge_answers` columns plus
     answer_sha256), or None with a note saying why there are none (no answers, judge `none`, judge not available).
 
-    `judge`: a model name, `none`, or None for the default judge of this world."""
+    `judge`: a model name, `none`, or None for the default judge of this world. ModelNotFoundError when a named
+    judge does not exist (the default judge missing is a note instead: the report is written without grades)."""
     name = runtime.default_judge() if judge is None else judge
     if name == NO_JUDGE:
         return None, f"no judge (--judge {NO_JUDGE}): quality is the automatic metrics only"
@@ -58,6 +59,8 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
     try:
         model, _ = runtime.get_model(name)
     except runtime.ModelNotFoundError as exc:
+        if judge is not None:  # named by the user (--judge): a typo must not pass as "no judge"
+            raise runtime.ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
         return None, f"no judge: {exc}"
     try:
         judged = quality.judge_answers(answers, prompt_set, model)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from helpers import judging, plots, quality, selection_report, widgets
+from helpers import judging, plots, quality, runtime, selection_report, widgets
 from helpers.__main__ import main as cli
 from helpers.bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
@@ -182,3 +182,9 @@ def test_cells_are_rounded_and_missing_values_shown_as_a_dash(value: object, sho
 def test_markdown_table_escapes_the_column_separator() -> None:
     table = markdown_table(pd.DataFrame({"rank": pd.array([pd.NA, 1], dtype="Int64"), "note": ["a|b", "c"]}))
     assert table.splitlines()[2:] == ["| – | a\\|b |", "| 1 | c |"]
+
+
+def test_a_named_judge_that_does_not_exist_is_an_error_not_a_silent_no_judge(runs: tuple[Path, Path]) -> None:
+    run = load_run(runs[1])
+    with pytest.raises(runtime.ModelNotFoundError, match=r"^--judge no-such-judge: Model 'no-such-judge' not found"):
+        judging.judge_run(run, selection_report.run_prompt_set(run), "no-such-judge")

@@ -68,7 +68,7 @@ def _distribution(trials: pd.DataFrame, metric: str, outlier_column: str, title:
             sooner = first < values
             ax.scatter(first[sooner], jitter[sooner], s=18, facecolors="none", edgecolors=_POINT_COLOR, zorder=3)
     ax.set_yticks(range(len(models)), labels)
-    ax.set_ylim(len(models) - 0.5, -0.5)
+    _model_rows(ax, len(models))
     ax.set_xlabel(xlabel)
     ax.set_xlim(left=0)
     ax.scatter([], [], s=18, color=_POINT_COLOR, label="one trial")
@@ -108,11 +108,18 @@ def _hbars(ax: Axes, values: pd.Series, offset: float = 0.0, height: float = 0.6
                     textcoords="offset points", va="center", fontsize="small")
 
 
+def _model_rows(ax: Axes, count: int) -> None:
+    """Rows top to bottom, one per model; a run where no model was measured says so instead of an empty frame."""
+    ax.set_ylim(max(count, 1) - 0.5, -0.5)
+    if count == 0:
+        ax.text(0.5, 0.5, "no model was measured in this run", ha="center", va="center", transform=ax.transAxes)
+
+
 def _model_axis(ax: Axes, summary: pd.DataFrame, models: list[str]) -> None:
     """One y tick per model, labelled with its number of successful measured trials."""
     counts = summary.set_index("model")["n"]
     ax.set_yticks(range(len(models)), [f"{model}\n(n={counts[model]})" for model in models])
-    ax.set_ylim(len(models) - 0.5, -0.5)
+    _model_rows(ax, len(models))
     ax.margins(x=0.15)
 
 

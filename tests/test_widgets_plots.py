@@ -177,3 +177,14 @@ def test_live_widgets_build(monkeypatch: pytest.MonkeyPatch, smol) -> None:
     assert progress.done == 1
     playground = widgets.chat_playground(smol, "Say hello.", max_tokens=8)
     assert playground.answers[0].ok and playground.answers[0].text
+
+
+@pytest.mark.parametrize("chart", [plots.ttft_distribution, plots.latency_distribution])
+def test_a_run_with_no_measured_model_draws_a_note_without_warnings(trials: pd.DataFrame, chart) -> None:
+    """Every model not found or failed to load: was matplotlib's 'identical low and high ylims' warning, twice."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = _rendered(chart(trials.iloc[0:0]))
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no model was measured in this run"]

@@ -198,7 +198,7 @@ MARKDOWN_SECTIONS: list[Callable[[BenchmarkRun], str]] = [
 def console_table(run: BenchmarkRun) -> str:
     """The summary's key columns as plain text for a terminal."""
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
-        table = run.summary[CONSOLE_COLUMNS].to_string(index=False)
+        table = run.summary[CONSOLE_COLUMNS].to_string(index=False, na_rep="–")  # never NaN for unmeasured
     problems = [f"{row.model}: {row.status}" + (f": {row.error}" if row.error else "")
                 for row in run.summary.itertuples() if row.status != "ok"]
     return "\n".join([table, *problems])

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Flags override the environment (BENCH_MODELS, BENCH_ROUNDS, BENCH_STREAM, BENCH_MAX_TOKENS, "
                     "FOUNDRY_LOCAL_ENDPOINT); with --resume, unset flags come from the saved run.")
     bench.add_argument("--models", help="comma list (default: models.json defaults for offline/online)")
-    bench.add_argument("--prompts", help="prompt set name in prompts.json, or a .json file with one set")
+    bench.add_argument("--prompts", help="prompt set name in prompts.json, or a .json file: one set, or a copy of "
+                                        "prompts.json (its default_set is used)")
     bench.add_argument("--rounds", type=int, help="measured rounds over the prompt set per model (default 3)")
     bench.add_argument("--warmup", type=int, help="warm-up requests per model, excluded from statistics (default 1)")
     bench.add_argument("--max-tokens", type=int, help="max output tokens per request (default 64)")

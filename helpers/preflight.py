@@ -81,6 +81,8 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
     for name in target_models(models, rt.offline):
         if service:
             _check_service_model(checks, service, name, device, messages, client)
+        elif runtime.external_endpoint():  # any other OpenAI-compatible server: its models, not the kit's
+            _check_endpoint_model(checks, runtime.external_endpoint(), name, messages, client)
         else:
             _check_model(checks, rt, name, device, messages, client)
     return checks
@@ -120,6 +122,28 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                lambda: _answer(time_openai_chat(client, runtime.http_model_id(model.id, client), messages,
                                                 max_tokens=PROBE_MAX_TOKENS)))
     runtime.unload(model)
+
+
+def _check_endpoint_model(checks: list[Check], endpoint: str, name: str, messages: list[dict[str, str]],
+                          client: OpenAI | None) -> None:
+    """At an OpenAI-compatible server set by FOUNDRY_LOCAL_ENDPOINT (not the Foundry Local app): the model is
+    listed at /v1/models (by id or alias) and answers over HTTP. Nothing is looked up or loaded in-process."""
+    fix = f"Pass an id that {endpoint}/v1/models lists, or load the model in that server first."
+    if client is None:
+        checks.append(Check("model listed", name, False, f"{endpoint} did not list its models", fix))
+        return
+
+    def listed() -> str:
+        ids = runtime.served_model_ids(client)
+        model_id = runtime.http_model_id(name, client)
+        if model_id not in ids:
+            raise LookupError(f"{endpoint} lists no model '{name}' (it lists {', '.join(ids[:10]) or 'none'})")
+        return model_id
+
+    if _guard(checks, "model listed", name, fix, listed):
+        model_id = checks[-1].detail
+        _guard(checks, "answers over HTTP", name, "Check the server's log: it lists the model but did not answer.",
+               lambda: _answer(time_openai_chat(client, model_id, messages, max_tokens=PROBE_MAX_TOKENS)))
 
 
 def _check_service_model(checks: list[Check], service: str, name: str, device: str,

@@ -134,3 +134,20 @@ def test_every_verb_works_against_the_app_service(app_service_url, tmp_path):
 def test_downloading_a_bundled_model_says_there_is_nothing_to_download():
     run = _run("model", "download", SMOL)
     assert run.returncode == 0 and "nothing to download, so no progress bar" in run.stdout and "on disk at:" in run.stdout
+
+
+def test_preflight_at_another_openai_server_checks_its_models_not_the_kits():
+    """FOUNDRY_LOCAL_ENDPOINT at llama.cpp/vLLM/Ollama: was 'Model fixture-model not found … offline' (looked up
+    in-process) although the server lists and serves it."""
+    from .fixture_server import Script, serve
+
+    with serve(Script(tokens=4)) as base_url:
+        run = _run("preflight", "--models", "fixture-model,no-such-model", "--json",
+                   FOUNDRY_LOCAL_ENDPOINT=f"{base_url}/v1")
+    assert run.returncode == 1, run.stderr
+    rows = {(c["check"], c["target"]): c for c in json.loads(run.stdout)}
+    assert rows[("model listed", "fixture-model")]["ok"] and rows[("model listed", "fixture-model")]["detail"] == "fixture-model:1"
+    assert rows[("answers over HTTP", "fixture-model")]["ok"]
+    missing = rows[("model listed", "no-such-model")]
+    assert not missing["ok"] and f"{base_url} lists no model 'no-such-model' (it lists fixture-model:1)" in missing["detail"]
+    assert not any(check == "load" for check, _ in rows)  # nothing loaded in-process

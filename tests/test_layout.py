@@ -103,3 +103,19 @@ def test_cli_bad_settings_exit_2_without_traceback(tmp_path, capsys: pytest.Capt
     assert "rounds (--rounds / BENCH_ROUNDS): Input should be greater than or equal to 1, got 0" in err
     assert "Traceback" not in err
     assert not (tmp_path / "results.jsonl").exists()  # nothing started
+
+
+@pytest.mark.parametrize("models", ["", " , "])
+def test_an_explicitly_empty_model_list_is_an_error_not_the_default_benchmark(models: str) -> None:
+    """`--models ""` (a shell variable that was empty) ran the whole default ladder for minutes."""
+    with pytest.raises(ConfigError, match=r"models \(--models / BENCH_MODELS\): is empty: name at least one model"):
+        resolve_config({"models": models})
+
+
+def test_an_out_folder_that_is_a_file_is_named(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    taken = tmp_path / "notes.json"
+    taken.write_text("{}", encoding="utf-8")
+    assert cli(["bench", "--models", "a", "--out", str(taken)]) == 2  # was a FileExistsError traceback
+    assert capsys.readouterr().err.strip() == (f"--out {taken}: is a file, not a folder. Give a folder for the run's "
+                                               "files (created when missing).")
+    assert taken.read_text(encoding="utf-8") == "{}"

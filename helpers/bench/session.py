@@ -289,6 +289,9 @@ def run_benchmark(
     Raises ConfigError for bad settings and ResumeError when a resumed run's config differs.
     """
     out = Path(out_dir) if out_dir else DEFAULT_RUN_DIR
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out}: is a file, not a folder. Give a folder for the run's files (created when "
+                             "missing).")
     previous = read_records(out) if resume else []
     saved = next((r for r in previous if r["type"] == "header"), None)
     if resume and saved is None:

@@ -183,7 +183,7 @@ def resolve_config(settings: Mapping[str, Any] | None = None, saved: Mapping[str
         chosen["target"] = "http" if chosen.get("endpoint") else "inprocess"
     elif chosen["target"] == "inprocess" and "endpoint" not in explicit:
         chosen["endpoint"] = None
-    if not chosen.get("models"):
+    if not chosen.get("models") and "models" not in explicit:  # `--models ""` given: an error, not the defaults
         chosen["models"] = runtime.default_models()
     unknown = sorted(set(chosen) - set(SOURCES))
     if unknown:

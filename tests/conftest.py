@@ -57,9 +57,11 @@ def served_smol(lab):
         server.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_service_url():
     """The Foundry Local app service emulator (tests/app_service_emulator.py) in another process; yields its URL.
+
+    One per test module: what a module downloads or loads there (the service's state) never leaks into another.
 
     Its SmolLM2 int4 variant answers with the real bundled model; phi-4-mini is scripted and starts uncached.
     """

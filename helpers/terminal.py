@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from . import app_service, catalog_tables, paths, runtime
+from .build.threads import ThreadSettingError
+from .build.threads import setting as thread_setting
 from .chat import Conversation, Send, inprocess, over_http
 from .widgets import timing_line
 
@@ -78,12 +80,14 @@ def cache_remove(name: str) -> int:
     return cache_list()
 
 
-def model_run(name: str, prompt: str | None = None, device: str = "auto", max_tokens: int | None = None) -> int:
+def model_run(name: str, prompt: str | None = None, device: str = "auto", max_tokens: int | None = None,
+              threads: int | None = None) -> int:
     """Answer `prompt` (or chat, reading prompts from stdin) and print each answer's timing.
 
-    `max_tokens` caps every answer (default RUN_MAX_TOKENS)."""
+    `max_tokens` caps every answer (default RUN_MAX_TOKENS); `threads` decodes on that many threads instead of the
+    build's setting (in-process models built or converted here; `helpers.build.threads`)."""
     max_tokens = max_tokens or RUN_MAX_TOKENS
-    send, speaker = _prepare(name, device)
+    send, speaker = _prepare(name, device, threads)
     conversation = Conversation(send, max_tokens)
     if prompt is not None:
         return 0 if _answer(conversation, speaker, prompt) else 1
@@ -104,9 +108,12 @@ def _stdin_lines() -> Iterable[str]:
             return
 
 
-def _prepare(name: str, device: str) -> tuple[Send, str]:
+def _prepare(name: str, device: str, threads: int | None = None) -> tuple[Send, str]:
     """Load the model where it runs and say so; returns how to ask it and the name to show."""
     service = runtime.app_service_endpoint()
+    if threads is not None and runtime.external_endpoint():
+        raise ThreadSettingError(f"--threads sets the kit's in-process models; the server at "
+                                 f"{runtime.external_endpoint()} runs on the threads it was started with.")
     if service:
         model, seconds, choice = app_service.load(service, name, device)
         _say_loaded(model.id, seconds, choice.message, f"at the service {service}")
@@ -118,7 +125,10 @@ def _prepare(name: str, device: str) -> tuple[Send, str]:
     rt = runtime.start(quiet=True)  # status lines go to stderr: stdout carries only the answers
     print("\n".join(rt.messages), file=sys.stderr)
     model, choice = runtime.get_model(name, device, rt)
-    _say_loaded(model.id, runtime.load(model), choice.message, "in-process")
+    _say_loaded(model.id, runtime.load(model, threads=threads), choice.message, "in-process")
+    item = rt.bundled.get(model.id.split(":")[0])
+    decode = thread_setting(item.path if item else None, threads)
+    print(f"decode threads: {decode['threads'] or 'runtime default'} ({decode['threads_source']})", file=sys.stderr)
     return inprocess(model), model.alias or name
 
 

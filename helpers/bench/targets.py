@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
-from .. import app_service, runtime
+from .. import app_service, paths, runtime
 from .. import config as config_files
+from ..build.threads import setting as thread_setting
 from ..config import ConfigError
 from ..devices import DeviceChoice
+from ..measure.roofline import weights_read_mb
 from ..service_routes import http_load, http_unload
 from ..timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
 from .settings import BenchConfig, Generation
@@ -42,6 +44,7 @@ class ModelRunner(Protocol):
     execution_provider: str | None
     context_length: int | None
     device_note: str  # why the device differs from the one asked for ("" when it does not)
+    threads: dict  # {"threads": N or None, "threads_source": ...} (`helpers.build.threads.setting`)
 
     def load(self) -> float | None:
         """Cold-load; seconds taken, None when the target cannot tell. Raises ModelNotFoundError or any error."""
@@ -52,6 +55,9 @@ class ModelRunner(Protocol):
         """One timed request; request failures are returned in `error`, not raised."""
 
     def disk_mb(self) -> float | None: ...
+
+    def weights_read_mb(self) -> float | None:
+        """MB of weights one decoded token reads (`roofline.weights_read`); None where the folder is not here."""
 
 
 class Target(Protocol):
@@ -69,11 +75,12 @@ class Target(Protocol):
 class LocalModel:
     """A Foundry Local model in this process, timed through the SDK (fresh ChatSession per trial)."""
 
-    def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime) -> None:
-        self.model, self._rt = model, rt
+    def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime, threads: int | None = None) -> None:
+        self.model, self._rt, self._threads = model, rt, threads
         self.model_id = model.id
         self.device, self.device_note = choice.device, choice.message
         bundled = rt.bundled.get(model.id.split(":")[0])
+        self.threads = thread_setting(bundled.path if bundled else None, threads)
         info_runtime = model.info.runtime
         self.execution_provider = (info_runtime.execution_provider if info_runtime else None) or (
             bundled.catalog.execution_provider if bundled else None)
@@ -81,7 +88,7 @@ class LocalModel:
 
     def load(self) -> float | None:
         runtime.unload(self.model)  # loaded earlier (a notebook cell, another tool): measure a cold load anyway
-        return runtime.load(self.model)
+        return runtime.load(self.model, threads=self._threads)
 
     def unload(self) -> None:
         runtime.unload(self.model)
@@ -93,12 +100,16 @@ class LocalModel:
     def disk_mb(self) -> float | None:
         return runtime.disk_mb(runtime.model_dir(self.model, self._rt))
 
+    def weights_read_mb(self) -> float | None:
+        return weights_read_mb(runtime.model_dir(self.model, self._rt))
+
 
 class LocalModelOverHttp(LocalModel):
     """A model loaded in this process, timed through the kit's built-in web service (which shares the load)."""
 
-    def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime, client: OpenAI) -> None:
-        super().__init__(model, choice, rt)
+    def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime, client: OpenAI,
+                 threads: int | None = None) -> None:
+        super().__init__(model, choice, rt, threads)
         self._client = client
 
     def load(self) -> float | None:
@@ -118,6 +129,7 @@ class EndpointModel:
 
     def __init__(self, name: str, base_url: str, client: OpenAI) -> None:
         self.name, self.model_id, self._base_url, self._client = name, name, base_url, client
+        self.threads = declared_threads(name)
 
     def load(self) -> float | None:
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
@@ -138,6 +150,9 @@ class EndpointModel:
     def disk_mb(self) -> float | None:
         return None
 
+    def weights_read_mb(self) -> float | None:
+        return None
+
 
 class AppServiceModel:
     """A model at the Foundry Local app's service: looked up in its catalog, loaded there with the device as `ep`.
@@ -156,6 +171,7 @@ class AppServiceModel:
         self.name, self._base_url, self._client, self._device = name, base_url, client, device
         self.model_id, self.device, self.execution_provider = found[0].id, found[0].device, found[0].execution_provider
         self.device_note = ""
+        self.threads = thread_setting(None)
 
     def load(self) -> float | None:
         model, seconds, choice = app_service.load(self._base_url, self.name, self._device)
@@ -172,6 +188,9 @@ class AppServiceModel:
     def disk_mb(self) -> float | None:
         return None  # on the service's disk: not measured from here (its catalog states a download size)
 
+    def weights_read_mb(self) -> float | None:
+        return None
+
 
 def _openai_trial(client: OpenAI, model_id: str, messages: ChatMessages, generation: Generation) -> TrialTiming:
     return time_openai_chat(client, model_id, messages, max_tokens=generation.max_tokens,
@@ -184,16 +203,17 @@ class InprocessTarget:
 
     name = "inprocess"
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, threads: int | None = None) -> None:
         self._rt = runtime.start()
-        self._device = device
+        self._device, self._threads = device, threads
         self.memory_pid: int | None = os.getpid()
         self.memory_note: str | None = None
         world = "offline, bundled models" if self._rt.offline else "online"
         self.description = f"Foundry Local SDK in this process ({world})"
 
     def open(self, model: str) -> ModelRunner:
-        return configured_endpoint(model) or LocalModel(*runtime.get_model(model, self._device, self._rt), self._rt)
+        return configured_endpoint(model) or LocalModel(*runtime.get_model(model, self._device, self._rt), self._rt,
+                                                        self._threads)
 
 
 class BuiltinHttpTarget(InprocessTarget):
@@ -201,15 +221,15 @@ class BuiltinHttpTarget(InprocessTarget):
 
     name = "http"
 
-    def __init__(self, device: str, timeout_s: float) -> None:
-        super().__init__(device)
+    def __init__(self, device: str, timeout_s: float, threads: int | None = None) -> None:
+        super().__init__(device, threads)
         self.url = runtime.web_service_url(self._rt)
         self._client = runtime.openai_client(self.url, timeout_s)
         self.description = f"built-in web service {self.url} (in this process)"
 
     def open(self, model: str) -> ModelRunner:
         return configured_endpoint(model) or LocalModelOverHttp(*runtime.get_model(model, self._device, self._rt),
-                                                                self._rt, self._client)
+                                                                self._rt, self._client, self._threads)
 
 
 class EndpointTarget:
@@ -246,8 +266,32 @@ def configured_endpoint(model: str, timeout_s: float = 300.0) -> EndpointModel |
 def make_target(config: BenchConfig) -> Target:
     """The target a config asks for."""
     if config.target == "inprocess":
-        return InprocessTarget(config.device)
+        return InprocessTarget(config.device, config.threads)
     if config.endpoint:
         return EndpointTarget(config.endpoint, config.server_pid, config.request_timeout_s, config.device)
-    return BuiltinHttpTarget(config.device, config.request_timeout_s)
+    return BuiltinHttpTarget(config.device, config.request_timeout_s, config.threads)
+
+
+def thread_settings(config: BenchConfig) -> dict[str, dict]:
+    """Each model's thread setting as a run starts (the results header): the override (`--threads`) or the
+    build's for models built here, a models.json endpoint model's declared `threads`, else not observable."""
+    settings = {}
+    for name in config.models:
+        entry = config_files.load_models().models.get(name)
+        if config.endpoint or (entry is not None and entry.source == "endpoint"):
+            settings[name] = declared_threads(name)
+            continue
+        folder = next((root / name for root in (paths.bundled_models_dir(), paths.user_models_dir())
+                       if (root / name / "genai_config.json").is_file()), None)
+        settings[name] = thread_setting(folder, config.threads if folder else None)
+    return settings
+
+
+def declared_threads(name: str) -> dict:
+    """The thread setting of a models.json endpoint model: its `threads` field (what the server was started with,
+    e.g. `llama-server -t 2`), else not observable from here."""
+    entry = config_files.load_models().models.get(name)
+    if entry is not None and entry.threads is not None:
+        return {"threads": entry.threads, "threads_source": "declared in models.json"}
+    return thread_setting(None)
 

@@ -190,3 +190,74 @@ def test_results_header_records_each_models_setting(tmp_path, monkeypatch):
     overridden = thread_settings(BenchConfig(models=("built-here", "qwen2.5-0.5b"), threads=1))
     assert overridden == {"built-here": {"threads": 1, "threads_source": "override"},
                           "qwen2.5-0.5b": {"threads": None, "threads_source": "not observable"}}
+
+
+# --- on the real bundled models --------------------------------------------------------------------------------------
+
+SMOL = "smollm2-135m-instruct-int4"
+
+
+def test_a_build_from_before_gets_the_setting_at_setup_without_a_rebuild(lab, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from helpers.build import bundled
+
+    real = lab.bundled[SMOL].path
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "lab"))
+    old = Path(shutil.copytree(real, paths.bundled_models_dir() / SMOL))
+    config = threads.read_config(old)  # as setup left it before threads were set: no setting, hashes to match
+    config["model"]["decoder"]["session_options"].pop(threads.SETTING, None)
+    (old / "genai_config.json").write_text(json.dumps(config, indent=4) + "\n")
+    manifest = convert.read_manifest(old)
+    manifest.pop(threads.MANIFEST_KEY, None)
+    manifest["files"]["genai_config.json"] = convert.file_sha256(old / "genai_config.json")
+    (old / "kit_model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+    [result] = bundled.build_bundled([SMOL])
+    assert result["status"] == "up to date"  # not rebuilt (a rebuild would need the converter and minutes)
+    assert "threads" in capsys.readouterr().out
+    wanted = threads.machine_choice().intra_op_num_threads
+    assert threads.configured(threads.read_config(old)) == wanted == result["threads"]["intra_op_num_threads"]
+    assert convert.read_manifest(old)["threads"]["intra_op_num_threads"] == wanted
+    assert convert.is_up_to_date(old, bundled.expected_inputs(next(b for b in bundled.BUNDLED if b.name == SMOL)))
+    assert bundled.build_bundled([SMOL])[0]["status"] == "up to date"  # and stays so
+
+
+def _threads_of_this_process() -> int:
+    import psutil
+
+    return psutil.Process().num_threads()
+
+
+def test_the_override_reaches_the_runtime(lab):
+    """onnxruntime starts intra-op pool threads when a session is created: one thread fewer than the setting. Loading
+    with 1 and then with 3 threads must differ by two OS threads in this process (the build's file unchanged)."""
+    from helpers import runtime
+
+    model, _ = runtime.get_model(SMOL, runtime=lab)
+    build_text = (lab.bundled[SMOL].path / "genai_config.json").read_text()
+    counts = {}
+    for count in (1, 3):
+        runtime.load(model, threads=count)
+        counts[count] = _threads_of_this_process()
+        runtime.unload(model)
+    assert counts[3] - counts[1] == 2, counts
+    assert (lab.bundled[SMOL].path / "genai_config.json").read_text() == build_text
+    assert (lab.bundled[SMOL].cache_path / "genai_config.json").is_symlink()
+
+
+def test_bench_records_the_setting_and_the_roofline(lab, tmp_path):
+    from helpers.bench.results import REPORT_MD, read_records
+    from helpers.bench.session import run_benchmark
+
+    run = run_benchmark(models=[SMOL], rounds=1, max_tokens=16, threads=1, prompts="smoke", progress=False,
+                        out_dir=tmp_path)
+    header = read_records(tmp_path)[0]
+    assert header["threads"] == {SMOL: {"threads": 1, "threads_source": "override"}}
+    assert header["bandwidth"]["best_gbps"] > 0 and header["config"]["threads"] == 1
+    row = run.summary.iloc[0]
+    assert (row["threads"], row["threads_source"]) == (1, "override")
+    assert row["weights_read_mb"] > 0 and 0 < row["decode_roofline_pct"]
+    assert row["decode_ceiling_tps"] == pytest.approx(header["bandwidth"]["best_gbps"] * 1e3 / row["weights_read_mb"])
+    report = (tmp_path / REPORT_MD).read_text()
+    assert "## Roofline" in report and f"{SMOL}: 1 (override)" in report

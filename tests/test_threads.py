@@ -261,3 +261,22 @@ def test_bench_records_the_setting_and_the_roofline(lab, tmp_path):
     assert row["decode_ceiling_tps"] == pytest.approx(header["bandwidth"]["best_gbps"] * 1e3 / row["weights_read_mb"])
     report = (tmp_path / REPORT_MD).read_text()
     assert "## Roofline" in report and f"{SMOL}: 1 (override)" in report
+
+
+def test_run_comparison_shows_each_sides_threads():
+    import pandas as pd
+
+    from helpers import compare
+    from helpers.stats import summarize
+
+    def summary(decode: float, count: int | None) -> pd.DataFrame:
+        trials = pd.DataFrame([{"model": "m", "e2e_ms": 1000.0 + i, "ttft_ms": 200.0 + i, "decode_tps": decode + i}
+                               for i in range(6)])
+        frame = summarize(trials, "model", ["e2e_ms", "ttft_ms", "decode_tps"])
+        frame = frame.rename(columns={"decode_tps_p50": "decode_tps_median"})
+        return frame if count is None else frame.assign(threads=count)
+
+    result = compare.compare_runs(summary(40.0, 1), summary(70.0, 2))
+    assert (result["baseline_threads"] == 1).all() and (result["candidate_threads"] == 2).all()
+    older = compare.compare_runs(summary(40.0, None), summary(70.0, 2))  # a run from before: NA, not an error
+    assert older["baseline_threads"].isna().all() and (older["candidate_threads"] == 2).all()

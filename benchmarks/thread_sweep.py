@@ -1,6 +1,6 @@
 """Decode threads 1…N for each bundled ladder model: TTFT and decode tok/s with their spread, idle and under load.
 
-For every repeat, condition, model, engine and thread count (in that nesting; the thread order reverses on every
+For every repeat, model, engine and thread count (in that nesting; the thread order reverses on every
 other repeat, ABBA, so a slow drift of the machine hits every count alike) one cell runs: load the model with that
 thread count, `--warmup` requests (not counted), `--requests` timed requests (the same prompt, temperature 0,
 `--max-tokens`), unload. Engines:
@@ -13,12 +13,13 @@ thread count, `--warmup` requests (not counted), `--requests` timed requests (th
 llama.cpp is not included: its Python package builds from source (many minutes on a 2-core machine), the kit does
 not install it, and the figures would not compare the same weights (the GGUF, not the int4 ONNX build).
 
-Conditions: `idle`, and with `--load` also `loaded`: one competing CPU-bound process (a Python busy loop) runs
-while the cell runs. A cell's value is the median of its timed requests; the table gives, per condition × model ×
-engine × threads, the median over repeats, the spread ((max − min) / median of the repeats' values, %), the decode
-speed-up against one thread, and decode as % of this machine's roofline (`helpers.measure.roofline`).
+Condition: `idle`, or with `--load` `loaded`: one competing CPU-bound process (a Python busy loop) runs through
+every cell (run the script twice, without and with `--load`: each run stays near 6 minutes). A cell's value is the
+median of its timed requests; the table gives, per condition × model × engine × threads, the median over repeats,
+the spread ((max − min) / median of the repeats' values, %), the decode speed-up against one thread, and decode as
+% of this machine's roofline (`helpers.measure.roofline`).
 
-Run from the repository root (about 6 minutes idle with the defaults on a 2-core machine; `--load` doubles it):
+Run from the repository root (about 6 minutes with the defaults on an otherwise idle 2-core machine):
 `python -m benchmarks.thread_sweep [--models a,b] [--threads 1,2] [--repeats 3] [--requests 2] [--warmup 1]
 [--max-tokens 64] [--engines foundry,genai] [--load] [--json FILE]`
 """
@@ -126,7 +127,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up requests per cell (not counted)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--engines", default="foundry,genai")
-    parser.add_argument("--load", action="store_true", help="also run every cell beside one CPU-bound process")
+    parser.add_argument("--load", action="store_true", help="run every cell beside one CPU-bound process")
     parser.add_argument("--json", help="write every cell's values to this file")
     args = parser.parse_args()
 
@@ -136,27 +137,25 @@ def main() -> None:
         engines.remove("genai")
     rt = runtime.start(quiet=True)
     folders = {name: rt.bundled[name].path for name in models}
-    bandwidth = roofline.machine_bandwidth()
+    bandwidth = roofline.machine_bandwidth(refresh=True)  # measured again; the best reading on this machine is kept
     per_token_mb = {name: roofline.weights_read_mb(folder) for name, folder in folders.items()}
-    conditions = ["idle", "loaded"] if args.load else ["idle"]
+    condition = "loaded" if args.load else "idle"
     cells = []
-    for repeat in range(args.repeats):
-        order = counts if repeat % 2 == 0 else counts[::-1]
-        for condition in conditions:
-            with competing_process(condition == "loaded"):
-                for name in models:
-                    for engine in engines:
-                        for threads in order:
-                            rows = (foundry_cell(rt, name, threads, args) if engine == "foundry"
-                                    else genai_cell(folders[name], threads, args))
-                            timed = [r for r in rows if not r["warmup"]]
-                            cells.append({"repeat": repeat, "condition": condition, "model": name, "engine": engine,
-                                          "threads": threads,
-                                          "ttft_ms": statistics.median(r["ttft_ms"] for r in timed),
-                                          "decode_tps": statistics.median(r["decode_tps"] for r in timed)})
-                            print(f"repeat {repeat + 1}/{args.repeats} {condition:6} {name} {engine:7} "
-                                  f"{threads} threads: TTFT {cells[-1]['ttft_ms']:.0f} ms, "
-                                  f"decode {cells[-1]['decode_tps']:.1f} tok/s", flush=True)
+    with competing_process(args.load):
+        for repeat in range(args.repeats):
+            order = counts if repeat % 2 == 0 else counts[::-1]
+            for name in models:
+                for engine in engines:
+                    for threads in order:
+                        rows = (foundry_cell(rt, name, threads, args) if engine == "foundry"
+                                else genai_cell(folders[name], threads, args))
+                        timed = [r for r in rows if not r["warmup"]]
+                        cells.append({"repeat": repeat, "condition": condition, "model": name, "engine": engine,
+                                      "threads": threads, "ttft_ms": statistics.median(r["ttft_ms"] for r in timed),
+                                      "decode_tps": statistics.median(r["decode_tps"] for r in timed)})
+                        print(f"repeat {repeat + 1}/{args.repeats} {condition} {name} {engine:7} {threads} threads: "
+                              f"TTFT {cells[-1]['ttft_ms']:.0f} ms, decode {cells[-1]['decode_tps']:.1f} tok/s",
+                              flush=True)
     frame = table(pd.DataFrame(cells), bandwidth, per_token_mb)
     if args.json:
         Path(args.json).write_text(json.dumps({"cells": cells, "table": frame.to_dict("records"),

@@ -237,7 +237,9 @@ def bandwidth_summary(record: dict | None) -> str:
     if not record or not record.get("gbps"):
         return "not measured" + (f" ({record['error']})" if record and record.get("error") else "")
     per = "; ".join(f"{k} thread{'s' if k != '1' else ''}: {v:.1f}" for k, v in record["gbps"].items())
-    return f"{record['best_gbps']:.1f} GB/s ({per}; {record['method']})"
+    busy = (f"; measured while the machine was busy (load average {record['load_avg_1min']:.1f}): a lower bound, "
+            "measured again later" if record.get("busy") else "")
+    return f"{record['best_gbps']:.1f} GB/s ({per}; {record['method']}{busy})"
 
 
 

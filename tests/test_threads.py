@@ -3,6 +3,7 @@ the build's hashes, overridden for one load under a lock shared by every process
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -280,3 +281,16 @@ def test_run_comparison_shows_each_sides_threads():
     assert (result["baseline_threads"] == 1).all() and (result["candidate_threads"] == 2).all()
     older = compare.compare_runs(summary(40.0, None), summary(70.0, 2))  # a run from before: NA, not an error
     assert older["baseline_threads"].isna().all() and (older["candidate_threads"] == 2).all()
+
+
+def test_model_run_and_bench_take_threads_on_the_command_line(lab, tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "helpers", *args], cwd=paths.REPO_ROOT, capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0"})
+
+    answered = run("model", "run", SMOL, "--prompt", "Say hi.", "--max-tokens", "8", "--threads", "1")
+    assert answered.returncode == 0 and "decode threads: 1 (override)" in answered.stderr, answered.stderr
+    plain = run("model", "run", SMOL, "--prompt", "Say hi.", "--max-tokens", "8")
+    assert "(build)" in plain.stderr or "(runtime default)" in plain.stderr, plain.stderr
+    refused = run("bench", "--models", SMOL, "--threads", "0", "--out", str(tmp_path))
+    assert refused.returncode == 2 and "--threads" in refused.stderr and "Traceback" not in refused.stderr

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 from helpers import runtime
 from helpers.build import convert
@@ -140,6 +141,7 @@ def main() -> None:
     bandwidth = roofline.machine_bandwidth(refresh=True)  # measured again; the best reading on this machine is kept
     per_token_mb = {name: roofline.weights_read_mb(folder) for name, folder in folders.items()}
     condition = "loaded" if args.load else "idle"
+    load_before = psutil.getloadavg()[0]
     cells = []
     with competing_process(args.load):
         for repeat in range(args.repeats):
@@ -156,6 +158,7 @@ def main() -> None:
                         print(f"repeat {repeat + 1}/{args.repeats} {condition} {name} {engine:7} {threads} threads: "
                               f"TTFT {cells[-1]['ttft_ms']:.0f} ms, decode {cells[-1]['decode_tps']:.1f} tok/s",
                               flush=True)
+    load_after = psutil.getloadavg()[0]
     frame = table(pd.DataFrame(cells), bandwidth, per_token_mb)
     if args.json:
         Path(args.json).write_text(json.dumps({"cells": cells, "table": frame.to_dict("records"),
@@ -165,7 +168,9 @@ def main() -> None:
           f"{args.requests} timed requests per cell, max_tokens {args.max_tokens}, temperature 0. The kit's choice "
           f"here: {choice.intra_op_num_threads} threads ({choice.chosen_by}). Bandwidth: "
           f"{roofline.bandwidth_summary(bandwidth)}.")
-    print("Spread = (max − min) / median of the repeats' cell medians. Figures on a shared machine are noisy.\n")
+    print(f"1-minute load average {load_before:.1f} before, {load_after:.1f} after ({usable_cpus()} CPUs; the sweep "
+          f"itself adds 1-2{', the competing process 1' if args.load else ''}): above that, other work shared the "
+          "cores and the figures are noisy. Spread = (max − min) / median of the repeats' cell medians.\n")
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.1f}".format):
         print(frame.to_string(index=False, na_rep="–"))
 

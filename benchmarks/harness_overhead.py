@@ -30,13 +30,13 @@ from collections.abc import Callable
 import numpy as np
 from foundry_local_sdk import ChatSession, MessageItem, Request, RequestOptions, SearchOptions, TextItem
 
-from helpers import runtime
 from helpers.bench.memory import PeakRssSampler
 from helpers.bench.settings import Generation
 from helpers.bench.targets import EndpointModel, LocalModel, LocalModelOverHttp
-from helpers.config import resolve_prompt_set
-from helpers.stats import median_ci95
-from helpers.timing import _is_answer_text, _TrialRecorder
+from helpers.core.config import resolve_prompt_set
+from helpers.measure.stats import median_ci95
+from helpers.measure.timing import _is_answer_text, _TrialRecorder
+from helpers.serve import runtime
 from tests.fixture_server import Script, serve
 
 SEED = 42

@@ -15,6 +15,18 @@ MOVED = {  # notebook-facing name -> the module that owns it now
     "report": "helpers.bench",
     "bundled": "helpers.build.bundled",
     "byom": "helpers.build.byom",
+    "compare": "helpers.evaluate.compare",
+    "devices": "helpers.core.devices",
+    "energy": "helpers.measure.energy",
+    "paths": "helpers.core.paths",
+    "plots": "helpers.present.plots",
+    "preflight": "helpers.workshop.preflight",
+    "quality": "helpers.evaluate.quality",
+    "rouge": "helpers.evaluate.rouge",
+    "router": "helpers.evaluate.router",
+    "runtime": "helpers.serve.runtime",
+    "selection_report": "helpers.evaluate.selection",
+    "widgets": "helpers.present.widgets",
 }
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import paths, runtime
 from helpers.__main__ import main as cli
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_CSV, SUMMARY_JSON, read_records
 from helpers.bench.session import ResumeError, run_benchmark
 from helpers.bench.summary import load_run
+from helpers.core import paths
+from helpers.serve import runtime
 
 from .conftest import SMOL as SMOLLM2
 from .fixture_server import Script, serve

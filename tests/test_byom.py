@@ -15,9 +15,11 @@ import time
 import pandas as pd
 import pytest
 
-from helpers import benchmark, config, paths, runtime
+from helpers import benchmark
 from helpers.build import bundled, byom, convert
-from helpers.timing import time_openai_chat
+from helpers.core import config, paths
+from helpers.measure.timing import time_openai_chat
+from helpers.serve import runtime
 
 from .conftest import SMOL
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import paths
+from helpers.core import paths
 
 SMOL = "smollm2-135m-instruct-int4"
 FOUNDRY_LAB = Path(sys.executable).with_name("foundry-lab")

@@ -10,8 +10,9 @@ from threading import Thread
 
 import pytest
 
-from helpers import gateway, paths, runtime
-from helpers.timing import time_openai_chat
+from helpers.core import paths
+from helpers.measure.timing import time_openai_chat
+from helpers.serve import gateway, runtime
 
 SMOL = "smollm2-135m-instruct-int4"
 HELLO = [{"role": "user", "content": "Say hello."}]

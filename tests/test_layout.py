@@ -12,12 +12,13 @@ import sys
 import pytest
 
 import helpers
-from helpers import catalog_tables, runtime
 from helpers.__main__ import main as cli
 from helpers.bench.settings import BenchConfig, resolve_config
-from helpers.config import ConfigError
-from helpers.lists import comma_list
-from helpers.paths import REPO_ROOT
+from helpers.core.config import ConfigError
+from helpers.core.lists import comma_list
+from helpers.core.paths import REPO_ROOT
+from helpers.present import tables as catalog_tables
+from helpers.serve import runtime
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 

@@ -1,4 +1,4 @@
-"""helpers.quality: facet heuristic, annotation round trip, judge verdict parsing, judge on the real SmolLM2."""
+"""helpers.evaluate.quality: facet heuristic, annotation round trip, judge verdict parsing, judge on the real SmolLM2."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.config import Facet, Prompt, PromptSet, resolve_prompt_set
-from helpers.quality import (
+from helpers.core.config import Facet, Prompt, PromptSet, resolve_prompt_set
+from helpers.evaluate.quality import (
     FACET_METHOD,
     AnnotationError,
     export_annotation_stub,

@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from helpers import judging, plots, quality, runtime, selection_report, widgets
 from helpers.__main__ import main as cli
 from helpers.bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
 from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
-from helpers.config import ConfigError, SelectionGates
+from helpers.core.config import ConfigError, SelectionGates
+from helpers.evaluate import judging, quality
+from helpers.evaluate import selection as selection_report
+from helpers.present import plots, widgets
+from helpers.serve import runtime
 
 from .conftest import SMOL
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import quality, rouge
-from helpers.config import resolve_prompt_set
+from helpers.core.config import resolve_prompt_set
+from helpers.evaluate import quality, rouge
 
 
 def test_rouge_l_is_the_lcs_f1_of_words():

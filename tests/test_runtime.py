@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from helpers import paths, runtime
-from helpers.offline_catalog import CatalogModel, catalog_entry
-from helpers.timing import time_inprocess_chat, time_openai_chat
+from helpers.core import paths
+from helpers.measure.timing import time_inprocess_chat, time_openai_chat
+from helpers.serve import runtime
+from helpers.serve.offline_catalog import CatalogModel, catalog_entry
 
 from .conftest import SMOL
 

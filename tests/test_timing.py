@@ -1,4 +1,4 @@
-"""Measurement accuracy of helpers.timing against a scripted server (and, when built, the bundled SmolLM2)."""
+"""Measurement accuracy of helpers.measure.timing against a scripted server (and, when built, the bundled SmolLM2)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,9 @@ import statistics
 import openai
 import pytest
 
-from helpers import paths, runtime
-from helpers.timing import NO_STREAM_NOTE, TrialTiming, time_inprocess_chat, time_openai_chat
+from helpers.core import paths
+from helpers.measure.timing import NO_STREAM_NOTE, TrialTiming, time_inprocess_chat, time_openai_chat
+from helpers.serve import runtime
 
 from .conftest import SMOL
 from .fixture_server import ReceivedRequest, Script, serve

@@ -7,9 +7,12 @@ import shutil
 import pandas as pd
 import pytest
 
-from helpers import catalog_tables, compare, paths, runtime
 from helpers.bench.session import run_benchmark
-from helpers.config import load_models
+from helpers.core import paths
+from helpers.core.config import load_models
+from helpers.evaluate import compare
+from helpers.present import tables as catalog_tables
+from helpers.serve import runtime
 
 SMOL = "smollm2-135m-instruct-int4"
 

@@ -4,7 +4,7 @@ Per model: look it up (unknown -> `not_found`), cold-load it (`load_s`; failure 
 requests (recorded with `warmup: true`, excluded from statistics), then `rounds` rounds over the prompt set
 (round-major: every prompt once per round) with temperature 0, a fixed seed and a fixed max_tokens by default.
 By default every request starts with its own short prefix and asks HTTP servers not to reuse a cached prompt, so
-TTFT measures a cold prefill on every engine (`helpers.prompt_cache`; `prompt_cache="warm"` to measure the cache);
+TTFT measures a cold prefill on every engine (`helpers.measure.prompt_cache`; `prompt_cache="warm"` to measure the cache);
 the prefix is recorded with each trial (`prompt_prefix`). One request per trial, never a retry inside a timed
 region: a failed trial is recorded and the next trial is a new one. Then an optional load sweep (HTTP target), and
 the model is unloaded so models never share memory. A sampler thread records the peak RSS of the serving process
@@ -32,13 +32,15 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import __version__, prompt_cache, runtime
-from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
-from ..errors import error_text
-from ..memory_fit import ModelTooLargeError
-from ..paths import DEFAULT_RUN_DIR
-from ..timing import TrialTiming
-from ..versions import versions
+from .. import __version__
+from ..core.config import ConfigError, Prompt, PromptSet, resolve_prompt_set
+from ..core.errors import error_text
+from ..core.paths import DEFAULT_RUN_DIR
+from ..core.versions import versions
+from ..measure import prompt_cache
+from ..measure.memory_fit import ModelTooLargeError
+from ..measure.timing import TrialTiming
+from ..serve import runtime
 from .memory import RSS_INTERVAL_S, PeakRssSampler, system_info
 from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key

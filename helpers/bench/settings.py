@@ -2,7 +2,7 @@
 
 `BenchConfig` is a frozen pydantic dataclass (so `dataclasses.replace` and `asdict` work on it): every setting has
 a type and bounds, and every problem is reported at once, naming the setting with its flag and environment
-variable, in the style of the config files' errors (`helpers.config`). `resolve_config` layers explicit settings
+variable, in the style of the config files' errors (`helpers.core.config`). `resolve_config` layers explicit settings
 over BENCH_* environment variables over a resumed run's saved config over the defaults.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from .. import runtime
-from ..config import ConfigError, PromptSet
-from ..devices import DEVICES
-from ..lists import comma_list
-from ..prompt_cache import COLD, request_fields
-from ..prompt_cache import MODES as PROMPT_CACHE_MODES
+from ..core.config import ConfigError, PromptSet
+from ..core.devices import DEVICES
+from ..core.lists import comma_list
+from ..measure.prompt_cache import COLD, request_fields
+from ..measure.prompt_cache import MODES as PROMPT_CACHE_MODES
+from ..serve import runtime
 
 TARGETS = ("inprocess", "http")
 ENV_MODELS, ENV_ROUNDS, ENV_STREAM, ENV_MAX_TOKENS = "BENCH_MODELS", "BENCH_ROUNDS", "BENCH_STREAM", "BENCH_MAX_TOKENS"
@@ -91,7 +91,7 @@ class BenchConfig(_Settings):
     Fields (units in the names): models, prompts, rounds (>= 1), warmup (>= 0), max_tokens (>= 1), temperature,
     seed, stream, target (`inprocess` | `http`), endpoint, device (`cpu` | `gpu` | `auto`), sweep (concurrency
     levels, http target), sweep_max_s, server_pid, request_timeout_s, prompt_cache (`cold` | `warm`, see
-    `helpers.prompt_cache`).
+    `helpers.measure.prompt_cache`).
     """
 
     def __init__(self, *args: Any, **settings: Any) -> None:

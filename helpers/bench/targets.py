@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
-from .. import app_service, runtime
-from .. import config as config_files
-from ..config import ConfigError
-from ..devices import DeviceChoice
-from ..service_routes import http_load, http_unload
-from ..timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
+from ..core import config as config_files
+from ..core.config import ConfigError
+from ..core.devices import DeviceChoice
+from ..measure.timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
+from ..serve import app_service, runtime
+from ..serve.service_routes import http_load, http_unload
 from .settings import BenchConfig, Generation
 
 if TYPE_CHECKING:

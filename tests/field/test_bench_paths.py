@@ -16,9 +16,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from helpers import benchmark, paths, runtime
-from helpers.config import resolve_prompt_set
-from helpers.prompt_cache import NO_CACHE_FIELDS
+from helpers import benchmark
+from helpers.core import paths
+from helpers.core.config import resolve_prompt_set
+from helpers.measure.prompt_cache import NO_CACHE_FIELDS
+from helpers.serve import runtime
 
 from ..fixture_server import Script, serve
 from .cases import API_KEY, CASES, TTFT_MS, Case, near, scripted

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import runtime
-from helpers.timing import time_openai_chat
-from helpers.tokens import count_tokens, tokenizer_for
+from helpers.measure.timing import time_openai_chat
+from helpers.measure.tokens import count_tokens, tokenizer_for
+from helpers.serve import runtime
 
 from ..fixture_server import Script, serve
 from .cases import API_KEY, CASES, SMOL_ID, WORDS, Case

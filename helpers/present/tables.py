@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import app_service
-from .config import load_models
-from .runtime import LabRuntime, app_service_endpoint, device_of, disk_mb, model_dir, start
+from ..core.config import load_models
+from ..serve import app_service
+from ..serve.runtime import LabRuntime, app_service_endpoint, device_of, disk_mb, model_dir, start
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,7 +15,7 @@ the two. `write_reports(selection)` writes next to results.jsonl:
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
 
-The Markdown sections and the HTML page are rendered by `helpers.selection_render`.
+The Markdown sections and the HTML page are rendered by `helpers.present.render`.
 
 Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]
 [--judge MODEL|none]` (the judge's verdicts are kept in `judge_scores.csv`, see `judging`).
@@ -30,20 +30,22 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare, energy, judging, plots, quality, rouge
-from .bench.markdown import console_table
-from .bench.outputs import write_run_files
-from .bench.results import RunFolderError
-from .bench.summary import BenchmarkRun, json_records, load_run
-from .config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
-from .lists import comma_list
-from .selection_render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
+from ..bench.markdown import console_table
+from ..bench.outputs import write_run_files
+from ..bench.results import RunFolderError
+from ..bench.summary import BenchmarkRun, json_records, load_run
+from ..core.config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
+from ..core.lists import comma_list
+from ..measure import energy
+from ..present import plots
+from ..present.render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
     RANKING_COLUMNS,
     VALUE_COLUMNS,
     chart_file,
     selection_markdown,
     to_html,
 )
+from . import compare, judging, quality, rouge
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"

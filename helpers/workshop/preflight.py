@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from . import app_service, runtime
-from .config import resolve_prompt_set
-from .errors import error_text
-from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
-from .versions import versions
+from ..core.config import resolve_prompt_set
+from ..core.errors import error_text
+from ..core.versions import versions
+from ..measure.timing import TrialTiming, time_inprocess_chat, time_openai_chat
+from ..serve import app_service, runtime
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
-from .bench.summary import planned_trials
-from .chat import Conversation, inprocess
-from .config import resolve_prompt_set
-from .devices import DEVICES, gpu_providers
-from .timing import TrialTiming
+from ..bench.summary import planned_trials
+from ..core.config import resolve_prompt_set
+from ..core.devices import DEVICES, gpu_providers
+from ..measure.timing import TrialTiming
+from ..workshop.chat import Conversation, inprocess
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
 
-    from .bench.settings import BenchConfig
+    from ..bench.settings import BenchConfig
 
 HEADLESS_ENV = "FOUNDRY_LAB_HEADLESS"
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from functools import cache
 import pandas as pd
 from rouge_score import rouge_scorer
 
-from .config import PromptSet
+from ..core.config import PromptSet
 from .quality import KEY_COLUMNS, ROUND_COLUMN, measured_answers
 
 ROUGE_METHOD = "ROUGE-L F1 vs reference (rouge-score, stemmed): automatic metric"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
+from ..measure.timing import TrialTiming, time_inprocess_chat, time_openai_chat
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel

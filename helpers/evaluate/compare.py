@@ -39,9 +39,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .bench.summary import measured_trials
-from .config import ModelsConfig, SelectionGates, size_class
-from .runtime import find_bundled
+from ..bench.summary import measured_trials
+from ..core.config import ModelsConfig, SelectionGates, size_class
+from ..serve.runtime import find_bundled
 
 Direction = Literal["lower", "higher"]
 

@@ -15,9 +15,11 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import app_service, catalog_tables, paths, runtime
+from ..core import paths
+from ..present import tables as catalog_tables
+from ..present.widgets import timing_line
+from ..serve import app_service, runtime
 from .chat import Conversation, Send, inprocess, over_http
-from .widgets import timing_line
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import app_service, memory_fit, paths
-from .api_key import API_KEY_ENV as API_KEY_ENV  # notebooks and tests read runtime.API_KEY_ENV
-from .api_key import api_key
-from .config import READ_ENCODING, load_models
-from .devices import DeviceChoice, choose_device, gpu_providers
-from .errors import ClearError
+from ..core import paths
+from ..core.api_key import API_KEY_ENV as API_KEY_ENV  # notebooks and tests read runtime.API_KEY_ENV
+from ..core.api_key import api_key
+from ..core.config import READ_ENCODING, load_models
+from ..core.devices import DeviceChoice, choose_device, gpu_providers
+from ..core.errors import ClearError
+from ..measure import memory_fit
+from . import app_service
 from .gateway import Front, port_taken_message, whois
 from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
 
@@ -584,9 +586,9 @@ def serve(models: list[str], port: int | None = None) -> None:
 
 
 def __getattr__(name: str) -> object:
-    """`runtime.list_catalog` and `runtime.cache_table`, as notebooks call them, live in `helpers.catalog_tables`."""
+    """`runtime.list_catalog` and `runtime.cache_table`, as notebooks call them, live in `helpers.present.tables`."""
     if name in ("list_catalog", "cache_table"):
-        from . import catalog_tables
+        from ..present import tables as catalog_tables
 
         return getattr(catalog_tables, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

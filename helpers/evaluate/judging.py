@@ -12,9 +12,10 @@ import hashlib
 
 import pandas as pd
 
-from . import quality, runtime
-from .bench.summary import BenchmarkRun
-from .config import PromptSet
+from ..bench.summary import BenchmarkRun
+from ..core.config import PromptSet
+from ..serve import runtime
+from . import quality
 
 JUDGE_CSV = "judge_scores.csv"
 NO_JUDGE = "none"

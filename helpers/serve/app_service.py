@@ -27,8 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .devices import DeviceChoice
-from .errors import ClearError
+from ..core.devices import DeviceChoice
+from ..core.errors import ClearError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import READ_ENCODING, Facet, Prompt, PromptSet
-from .errors import ClearError
-from .reasoning import visible_answer
-from .runtime import load
-from .timing import time_inprocess_chat
+from ..core.config import READ_ENCODING, Facet, Prompt, PromptSet
+from ..core.errors import ClearError
+from ..measure.reasoning import visible_answer
+from ..measure.timing import time_inprocess_chat
+from ..serve.runtime import load
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare
-from .bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
+from ..bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
+from ..evaluate import compare
 
 if TYPE_CHECKING:
-    from .selection_report import Selection
+    from ..evaluate.selection import Selection
 
 RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
                    *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]

@@ -10,6 +10,7 @@ import pytest
 
 from helpers.core import paths
 from helpers.measure.timing import time_inprocess_chat, time_openai_chat
+from helpers.present import tables
 from helpers.serve import runtime
 from helpers.serve.offline_catalog import CatalogModel, catalog_entry
 
@@ -43,7 +44,7 @@ def test_registration_is_idempotent_across_processes(lab):
 
 
 def test_catalog_lists_bundled_models_with_metadata(lab):
-    table = runtime.list_catalog(lab)
+    table = tables.list_catalog(lab)
     row = table[table.alias == SMOL].iloc[0]
     assert row.source == "bundled" and row.cached
     assert row.license == "apache-2.0"
@@ -122,7 +123,7 @@ def test_load_and_unload_with_timing(lab):
 
 
 def test_cache_table_has_sizes(lab):
-    table = runtime.cache_table(lab)
+    table = tables.cache_table(lab)
     assert SMOL in set(table.alias)
     assert (table[table.alias == SMOL].size_mb > 50).all()
 

@@ -11,7 +11,7 @@ from helpers.bench.session import run_benchmark
 from helpers.core import paths
 from helpers.core.config import load_models
 from helpers.evaluate import compare
-from helpers.present import tables as catalog_tables
+from helpers.present import tables
 from helpers.serve import runtime
 
 SMOL = "smollm2-135m-instruct-int4"
@@ -37,7 +37,7 @@ def converted_copy(lab):
 
 
 def test_a_converted_model_shows_the_license_byom_was_given(lab, converted_copy):
-    catalog = catalog_tables.list_catalog(lab)
+    catalog = tables.list_catalog(lab)
     row = catalog[catalog["alias"] == converted_copy]
     assert row["license"].tolist() == ["mit"] and row["source"].tolist() == ["converted"]
     summary = pd.DataFrame({column: [None] for column in compare.COMPARISON_COLUMNS}).assign(model=[converted_copy])

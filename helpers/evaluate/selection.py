@@ -38,13 +38,7 @@ from ..core.config import ConfigError, ModelsConfig, PromptSet, SelectionGates, 
 from ..core.lists import comma_list
 from ..measure import energy
 from ..present import plots
-from ..present.render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
-    RANKING_COLUMNS,
-    VALUE_COLUMNS,
-    chart_file,
-    selection_markdown,
-    to_html,
-)
+from ..present.render import chart_file, selection_markdown, to_html
 from . import compare, judging, quality, rouge
 
 REPORT_HTML = "report.html"

@@ -1,6 +1,6 @@
 """The selection report as text: its Markdown sections (appended to benchmark_report.md) and report.html.
 
-Rendering only: reads a `selection_report.Selection`, writes no file (`selection_report.write_reports` does).
+Rendering only: reads a `selection.Selection`, writes no file (`selection.write_reports` does).
 `RANKING_COLUMNS` and `VALUE_COLUMNS` are the ranking table's columns as the reports and notebook 05 show them.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Presentation tables of what the runtime sees: the catalog (`list_catalog`) and the model cache (`cache_table`).
 
 Sizes are in MB = 10^6 bytes (`size_mb`): measured on disk for bundled and converted models, as the catalog states
-it for catalog models. Also reachable as `runtime.list_catalog` / `runtime.cache_table`, where notebooks call them.
+it for catalog models.
 """
 from __future__ import annotations
 

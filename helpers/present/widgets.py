@@ -94,7 +94,7 @@ def _model_labels(catalog: pd.DataFrame) -> dict[str, str]:
 
 
 def model_picker(catalog: pd.DataFrame, selected: list[str]) -> WidgetValue[list[str]]:
-    """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases.
+    """Choose models from a catalog table (`tables.list_catalog()` or rows of it); `.value` is the list of aliases.
 
     Only models of the table are offered and preselected: a selected name the table lacks (filtered out, unknown)
     is named in a note and left out; when none is left, the table's first model is preselected.

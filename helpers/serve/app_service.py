@@ -139,7 +139,7 @@ def models(base_url: str) -> list[ServiceModel]:
 
 
 def catalog_table(base_url: str) -> "pd.DataFrame":
-    """The service's catalog with the columns of `runtime.list_catalog()`; `source` is `service`."""
+    """The service's catalog with the columns of `tables.list_catalog()`; `source` is `service`."""
     import pandas as pd
 
     rows = [{"alias": m.alias, "id": m.id, "device": m.device, "execution_provider": m.execution_provider,

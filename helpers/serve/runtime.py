@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core import paths
-from ..core.api_key import API_KEY_ENV as API_KEY_ENV  # notebooks and tests read runtime.API_KEY_ENV
 from ..core.api_key import api_key
 from ..core.config import READ_ENCODING, load_models
 from ..core.devices import DeviceChoice, choose_device, gpu_providers
@@ -583,12 +582,3 @@ def serve(models: list[str], port: int | None = None) -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         print("stopped")
-
-
-def __getattr__(name: str) -> object:
-    """`runtime.list_catalog` and `runtime.cache_table`, as notebooks call them, live in `helpers.present.tables`."""
-    if name in ("list_catalog", "cache_table"):
-        from ..present import tables as catalog_tables
-
-        return getattr(catalog_tables, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

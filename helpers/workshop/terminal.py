@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..core import paths
-from ..present import tables as catalog_tables
+from ..present import tables
 from ..present.widgets import timing_line
 from ..serve import app_service, runtime
 from .chat import Conversation, Send, inprocess, over_http
@@ -40,7 +40,7 @@ def model_list() -> int:
     service = runtime.app_service_endpoint()
     if service:
         print(f"Catalog of the Foundry Local service at {service}:")
-    _print_table(catalog_tables.list_catalog())
+    _print_table(tables.list_catalog())
     return 0
 
 
@@ -64,7 +64,7 @@ def cache_list() -> int:
         status = app_service.status(service) or {}
         print(f"cache folder (at the service): {app_service.json_field(status, 'modelDirPath')}")
         return 0
-    _print_table(catalog_tables.cache_table())
+    _print_table(tables.cache_table())
     print(f"cache folder: {paths.model_cache_dir()}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers.core.api_key import API_KEY_ENV
 from helpers.measure.timing import time_openai_chat
 from helpers.measure.tokens import count_tokens, tokenizer_for
 from helpers.serve import runtime
@@ -38,7 +39,7 @@ def test_case_gives_the_right_value(case: Case, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv(name, value)
     script, record = _trial(case)
     case.check(with_send_time(record, (chat_requests(script) or [None])[0]))
-    if case.env.get(runtime.API_KEY_ENV):
+    if case.env.get(API_KEY_ENV):
         assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in script.received)
 
 
@@ -58,7 +59,7 @@ def test_unreachable_endpoint_names_the_url() -> None:
 
 
 def test_without_the_key_the_trial_fails_once_with_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(runtime.API_KEY_ENV, raising=False)
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
     script = Script(api_key=API_KEY)
     with serve(script) as base_url:
         trial = time_openai_chat(runtime.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8)

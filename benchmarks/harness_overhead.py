@@ -36,7 +36,7 @@ from helpers.bench.targets import EndpointModel, LocalModel, LocalModelOverHttp
 from helpers.core.config import resolve_prompt_set
 from helpers.measure.stats import median_ci95
 from helpers.measure.timing import _is_answer_text, _TrialRecorder
-from helpers.serve import runtime
+from helpers.serve import endpoints, runtime
 from tests.fixture_server import Script, serve
 
 SEED = 42
@@ -73,7 +73,7 @@ def main() -> None:
 
     rt = runtime.start(quiet=True)
     model, choice = runtime.get_model(args.model, runtime=rt)
-    client = runtime.openai_client(runtime.web_service_url(rt))
+    client = endpoints.openai_client(runtime.web_service_url(rt))
     local, over_http = LocalModel(model, choice, rt), LocalModelOverHttp(model, choice, rt, client)
     over_http.load()  # loads in-process (serves both paths) and resolves the HTTP model id
     text = resolve_prompt_set("smoke")[1].prompts[0].text
@@ -106,7 +106,7 @@ def main() -> None:
 
     script = Script(ttft_s=0.0, gap_s=0.0, tokens=args.max_tokens)
     with serve(script) as url:
-        instant_client = runtime.openai_client(url)
+        instant_client = endpoints.openai_client(url)
         instant = EndpointModel(script.model_id, url, instant_client)
         instant_e2e = interleave({
             "harness HTTP": lambda: harness(instant),

@@ -14,12 +14,14 @@ __version__ = "0.1.0"
 
 LAB = {  # notebook name -> "module" or "module:attribute"
     "API_KEY_ENV": "helpers.core.api_key:API_KEY_ENV",
+    "ModelNotFoundError": "helpers.serve.errors:ModelNotFoundError",
     "SelectionGates": "helpers.core.config:SelectionGates",
     "benchmark": "helpers.bench",
     "bundled": "helpers.build.bundled",
     "byom": "helpers.build.byom",
     "compare": "helpers.evaluate.compare",
     "devices": "helpers.core.devices",
+    "endpoints": "helpers.serve.endpoints",
     "energy": "helpers.measure.energy",
     "load_models": "helpers.core.config:load_models",
     "paths": "helpers.core.paths",

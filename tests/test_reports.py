@@ -18,7 +18,7 @@ from helpers.core.config import ConfigError, SelectionGates
 from helpers.evaluate import judging, quality
 from helpers.evaluate import selection as selection_report
 from helpers.present import plots, widgets
-from helpers.serve import runtime
+from helpers.serve.errors import ModelNotFoundError
 
 from .conftest import SMOL
 
@@ -189,5 +189,5 @@ def test_markdown_table_escapes_the_column_separator() -> None:
 
 def test_a_named_judge_that_does_not_exist_is_an_error_not_a_silent_no_judge(runs: tuple[Path, Path]) -> None:
     run = load_run(runs[1])
-    with pytest.raises(runtime.ModelNotFoundError, match=r"^--judge no-such-judge: Model 'no-such-judge' not found"):
+    with pytest.raises(ModelNotFoundError, match=r"^--judge no-such-judge: Model 'no-such-judge' not found"):
         judging.judge_run(run, selection_report.run_prompt_set(run), "no-such-judge")

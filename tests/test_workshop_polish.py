@@ -13,6 +13,7 @@ from helpers.core.config import load_models
 from helpers.evaluate import compare
 from helpers.present import tables
 from helpers.serve import runtime
+from helpers.serve.errors import ModelNotFoundError
 
 SMOL = "smollm2-135m-instruct-int4"
 
@@ -45,7 +46,7 @@ def test_a_converted_model_shows_the_license_byom_was_given(lab, converted_copy)
 
 
 def test_the_error_for_an_unknown_model_names_converted_models_as_converted(lab, converted_copy):
-    with pytest.raises(runtime.ModelNotFoundError) as error:
+    with pytest.raises(ModelNotFoundError) as error:
         runtime.get_model("no-such-model", runtime=lab)
     message = str(error.value)
     assert "converted: " in message and converted_copy in message.split("converted: ")[1] and "bundled: " in message

@@ -40,7 +40,7 @@ from ..core.versions import versions
 from ..measure import prompt_cache
 from ..measure.memory_fit import ModelTooLargeError
 from ..measure.timing import TrialTiming
-from ..serve import runtime
+from ..serve.errors import ModelNotFoundError
 from .memory import RSS_INTERVAL_S, PeakRssSampler, system_info
 from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
@@ -128,7 +128,7 @@ class _Session:
         self.bar.set_description(name)
         try:
             runner = self.target.open(name)
-        except runtime.ModelNotFoundError as exc:
+        except ModelNotFoundError as exc:
             self._lookup_failed(name, "not_found", exc, work)
             return
         except Exception as exc:  # noqa: BLE001 - any lookup failure is this model's, the run goes on
@@ -142,7 +142,7 @@ class _Session:
             try:
                 load_s = runner.load()
                 loaded = True
-            except runtime.ModelNotFoundError as exc:
+            except ModelNotFoundError as exc:
                 self._lookup_failed(name, "not_found", exc, work)
                 return
             except ModelTooLargeError as exc:

@@ -22,7 +22,8 @@ from ..core import config as config_files
 from ..core.config import ConfigError
 from ..core.devices import DeviceChoice
 from ..measure.timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
-from ..serve import app_service, runtime
+from ..serve import app_service, endpoints, runtime
+from ..serve.errors import ModelNotFoundError
 from ..serve.service_routes import http_load, http_unload
 from .settings import BenchConfig, Generation
 
@@ -63,7 +64,7 @@ class Target(Protocol):
     memory_note: str | None  # why memory is not observable, or what it covers
 
     def open(self, model: str) -> ModelRunner:
-        """The runner for a model name; raises runtime.ModelNotFoundError for an unknown name."""
+        """The runner for a model name; raises ModelNotFoundError for an unknown name."""
 
 
 class LocalModel:
@@ -103,7 +104,7 @@ class LocalModelOverHttp(LocalModel):
 
     def load(self) -> float | None:
         seconds = super().load()
-        self.model_id = runtime.http_model_id(self.model.id, self._client)
+        self.model_id = endpoints.http_model_id(self.model.id, self._client)
         return seconds
 
     def chat(self, messages: ChatMessages, generation: Generation) -> TrialTiming:
@@ -121,10 +122,10 @@ class EndpointModel:
 
     def load(self) -> float | None:
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
-        listed = runtime.served_model_ids(self._client)
-        self.model_id = runtime.http_model_id(self.name, self._client)
+        listed = endpoints.served_model_ids(self._client)
+        self.model_id = endpoints.http_model_id(self.name, self._client)
         if listed and self.model_id not in listed:
-            raise runtime.ModelNotFoundError(
+            raise ModelNotFoundError(
                 f"{self._base_url} lists no model '{self.name}' (it lists {', '.join(listed[:10])}): "
                 "pass one of those ids (or its alias) with --models.")
         return seconds
@@ -152,7 +153,7 @@ class AppServiceModel:
         try:
             found = app_service.variants(base_url, name)
         except app_service.ServiceError as exc:
-            raise runtime.ModelNotFoundError(str(exc)) from None
+            raise ModelNotFoundError(str(exc)) from None
         self.name, self._base_url, self._client, self._device = name, base_url, client, device
         self.model_id, self.device, self.execution_provider = found[0].id, found[0].device, found[0].execution_provider
         self.device_note = ""
@@ -204,7 +205,7 @@ class BuiltinHttpTarget(InprocessTarget):
     def __init__(self, device: str, timeout_s: float) -> None:
         super().__init__(device)
         self.url = runtime.web_service_url(self._rt)
-        self._client = runtime.openai_client(self.url, timeout_s)
+        self._client = endpoints.openai_client(self.url, timeout_s)
         self.description = f"built-in web service {self.url} (in this process)"
 
     def open(self, model: str) -> ModelRunner:
@@ -221,7 +222,7 @@ class EndpointTarget:
         if server_pid is not None and not psutil.pid_exists(server_pid):
             raise ConfigError(f"--server-pid {server_pid}: no such process; give the pid of the server at {url}.")
         self.url, self._device = url, device
-        self._client = runtime.openai_client(url, timeout_s)
+        self._client = endpoints.openai_client(url, timeout_s)
         self._service = app_service.is_app_service(url)
         self.memory_pid = server_pid
         self.memory_note = None if server_pid else EXTERNAL_MEMORY_NOTE
@@ -239,8 +240,8 @@ def configured_endpoint(model: str, timeout_s: float = 300.0) -> EndpointModel |
     entry = config_files.load_models().models.get(model)
     if entry is None or entry.source != "endpoint":
         return None
-    url = runtime.endpoint_root(entry.endpoint)
-    return EndpointModel(model, url, runtime.openai_client(url, timeout_s))
+    url = endpoints.endpoint_root(entry.endpoint)
+    return EndpointModel(model, url, endpoints.openai_client(url, timeout_s))
 
 
 def make_target(config: BenchConfig) -> Target:

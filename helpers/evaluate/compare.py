@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..bench.summary import measured_trials
 from ..core.config import ModelsConfig, SelectionGates, size_class
-from ..serve.runtime import find_bundled
+from ..serve.registry import find_bundled
 
 Direction = Literal["lower", "higher"]
 

@@ -4,7 +4,7 @@
 `quality.judge_answers` (in-process, temperature 0) and writes `judge_scores.csv` into the run folder, with a
 sha256 of each graded answer; a later call with the same judge and the same answers reads the file instead of
 asking again (regenerating a report must not cost minutes of judging). The default judge is models.json
-`judge.offline` / `judge.online` (`runtime.default_judge`): the strongest instruct model of that world.
+`judge.offline` / `judge.online` (`registry.default_judge`): the strongest instruct model of that world.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..bench.summary import BenchmarkRun
 from ..core.config import PromptSet
-from ..serve import runtime
+from ..serve import registry, runtime
+from ..serve.errors import ModelNotFoundError
 from . import quality
 
 JUDGE_CSV = "judge_scores.csv"
@@ -44,7 +45,7 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
 
     `judge`: a model name, `none`, or None for the default judge of this world. ModelNotFoundError when a named
     judge does not exist (the default judge missing is a note instead: the report is written without grades)."""
-    name = runtime.default_judge() if judge is None else judge
+    name = registry.default_judge() if judge is None else judge
     if name == NO_JUDGE:
         return None, f"no judge (--judge {NO_JUDGE}): quality is the automatic metrics only"
     if not name:
@@ -59,9 +60,9 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
         return cached, f"judge {name} (verdicts read from {JUDGE_CSV})"
     try:
         model, _ = runtime.get_model(name)
-    except runtime.ModelNotFoundError as exc:
+    except ModelNotFoundError as exc:
         if judge is not None:  # named by the user (--judge): a typo must not pass as "no judge"
-            raise runtime.ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
+            raise ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
         return None, f"no judge: {exc}"
     try:
         judged = quality.judge_answers(answers, prompt_set, model)

@@ -175,7 +175,7 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry (`python -m helpers route`): 0 when a model fits, 1 when none does."""
-    from ..serve.runtime import detect_offline
+    from ..serve.registry import detect_offline
 
     decision = route(comma_list(args.capabilities), args.max_p95_ms,
                      args.max_memory_mb, comma_list(args.licenses) or None,

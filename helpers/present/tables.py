@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from ..core.config import load_models
 from ..serve import app_service
-from ..serve.runtime import LabRuntime, app_service_endpoint, device_of, disk_mb, model_dir, start
+from ..serve.endpoints import app_service_endpoint
+from ..serve.runtime import LabRuntime, device_of, disk_mb, model_dir, start
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..core import paths
 from ..present import tables
 from ..present.widgets import timing_line
-from ..serve import app_service, runtime
+from ..serve import app_service, endpoints, runtime
 from .chat import Conversation, Send, inprocess, over_http
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _print_table(table: pd.DataFrame) -> None:
 
 def model_list() -> int:
     """Every model the kit can see (or the service lists), one row per variant."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         print(f"Catalog of the Foundry Local service at {service}:")
     _print_table(tables.list_catalog())
@@ -46,7 +46,7 @@ def model_list() -> int:
 
 def model_download(name: str, device: str = "auto") -> int:
     """Download into the kit's cache (or the service's), with a progress bar."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         model = app_service.download(service, name)
         print(f"{model.id} is in the cache of the service at {service}.")
@@ -57,7 +57,7 @@ def model_download(name: str, device: str = "auto") -> int:
 
 def cache_list() -> int:
     """What is cached, with sizes on disk (MB = 10^6 bytes) and the cache folder."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         table = app_service.catalog_table(service)
         _print_table(table[table.cached][["alias", "id", "device", "size_mb"]])
@@ -71,7 +71,7 @@ def cache_list() -> int:
 
 def cache_remove(name: str) -> int:
     """Delete a downloaded catalog model from the kit's cache (bundled models are kept, with the reason)."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         raise app_service.ServiceError(f"The Foundry Local service at {service} manages its own cache: remove "
                                        f"the model there with `foundry cache remove {name}`.")
@@ -108,15 +108,15 @@ def _stdin_lines() -> Iterable[str]:
 
 def _prepare(name: str, device: str) -> tuple[Send, str]:
     """Load the model where it runs and say so; returns how to ask it and the name to show."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         model, seconds, choice = app_service.load(service, name, device)
         _say_loaded(model.id, seconds, choice.message, f"at the service {service}")
-        return over_http(runtime.openai_client(service), model.id), name
-    external = runtime.external_endpoint()
+        return over_http(endpoints.openai_client(service), model.id), name
+    external = endpoints.external_endpoint()
     if external:
-        client = runtime.openai_client(external)
-        return over_http(client, runtime.http_model_id(name, client)), name
+        client = endpoints.openai_client(external)
+        return over_http(client, endpoints.http_model_id(name, client)), name
     rt = runtime.start(quiet=True)  # status lines go to stderr: stdout carries only the answers
     print("\n".join(rt.messages), file=sys.stderr)
     model, choice = runtime.get_model(name, device, rt)

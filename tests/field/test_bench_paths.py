@@ -21,7 +21,7 @@ from helpers.core import paths
 from helpers.core.api_key import API_KEY_ENV
 from helpers.core.config import resolve_prompt_set
 from helpers.measure.prompt_cache import NO_CACHE_FIELDS
-from helpers.serve import runtime
+from helpers.serve import endpoints
 
 from ..fixture_server import Script, serve
 from .cases import API_KEY, CASES, TTFT_MS, Case, near, scripted
@@ -43,7 +43,7 @@ def _prompts_file(tmp_path: Path, case_name: str, encoding: str = "utf-8") -> Pa
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (API_KEY_ENV, runtime.ENDPOINT_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in (API_KEY_ENV, endpoints.ENDPOINT_ENV)}
     return env | {"FOUNDRY_LAB_PORT": "0"} | extra
 
 
@@ -60,7 +60,7 @@ def bench(path: str, base_url: str, model: str, prompts: Path, out: Path, env: d
     settings: dict[str, Any] = dict(zip(extra_args[::2], extra_args[1::2]))
     settings = {key.removeprefix("--").replace("-", "_"): value for key, value in settings.items()}
     with pytest.MonkeyPatch.context() as patch:
-        for name in (API_KEY_ENV, runtime.ENDPOINT_ENV):
+        for name in (API_KEY_ENV, endpoints.ENDPOINT_ENV):
             patch.delenv(name, raising=False)
         for name, value in env.items():
             patch.setenv(name, value)

@@ -1,4 +1,4 @@
-"""Each case of issue #10 through the notebook path: `runtime.openai_client` + `timing.time_openai_chat`
+"""Each case of issue #10 through the notebook path: `endpoints.openai_client` + `timing.time_openai_chat`
 (what notebook 03 calls), against the case's scripted loopback server."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from helpers.core.api_key import API_KEY_ENV
 from helpers.measure.timing import time_openai_chat
 from helpers.measure.tokens import count_tokens, tokenizer_for
-from helpers.serve import runtime
+from helpers.serve import endpoints
 
 from ..fixture_server import Script, serve
 from .cases import API_KEY, CASES, SMOL_ID, WORDS, Case
@@ -22,12 +22,12 @@ def warm_client() -> None:
     script = Script(ttft_s=0.0, gap_s=0.0, tokens=2)
     with serve(script) as base_url:
         for stream in (True, False):
-            time_openai_chat(runtime.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8, stream=stream)
+            time_openai_chat(endpoints.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8, stream=stream)
 
 
 def _trial(case: Case) -> tuple[Script, dict]:
     def measure(base_url: str, script: Script) -> dict:
-        client = runtime.openai_client(base_url)
+        client = endpoints.openai_client(base_url)
         return time_openai_chat(client, script.model_id, MESSAGES, max_tokens=64, stream=case.stream).to_record()
 
     return run_case(case, measure)
@@ -54,7 +54,7 @@ def test_words_are_one_token_each() -> None:
 def test_unreachable_endpoint_names_the_url() -> None:
     with serve(Script()) as base_url:
         pass  # the port is free again
-    trial = time_openai_chat(runtime.openai_client(base_url), "m", MESSAGES, max_tokens=4)
+    trial = time_openai_chat(endpoints.openai_client(base_url), "m", MESSAGES, max_tokens=4)
     assert not trial.ok and f"{base_url}/v1" in trial.error
 
 
@@ -62,5 +62,5 @@ def test_without_the_key_the_trial_fails_once_with_the_status(monkeypatch: pytes
     monkeypatch.delenv(API_KEY_ENV, raising=False)
     script = Script(api_key=API_KEY)
     with serve(script) as base_url:
-        trial = time_openai_chat(runtime.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8)
+        trial = time_openai_chat(endpoints.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8)
     assert not trial.ok and "401" in trial.error and len(chat_requests(script)) == 1

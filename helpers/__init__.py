@@ -5,7 +5,6 @@ module (or `module:attribute`) that owns it, imported on first use. It is the on
 differs from the package layout. Standard library only here: `python -m helpers setup` imports this package
 before the kit's environment exists.
 """
-from __future__ import annotations
 
 import importlib
 from typing import Any
@@ -16,6 +15,8 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "API_KEY_ENV": "helpers.core.api_key:API_KEY_ENV",
     "ModelNotFoundError": "helpers.serve.errors:ModelNotFoundError",
     "SelectionGates": "helpers.core.config:SelectionGates",
+    "annotations": "helpers.evaluate.annotations",
+    "answers": "helpers.evaluate.answers",
     "benchmark": "helpers.bench",
     "bundled": "helpers.build.bundled",
     "byom": "helpers.build.byom",
@@ -23,11 +24,12 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "devices": "helpers.core.devices",
     "endpoints": "helpers.serve.endpoints",
     "energy": "helpers.measure.energy",
+    "facets": "helpers.evaluate.facets",
+    "judge": "helpers.evaluate.judge",
     "load_models": "helpers.core.config:load_models",
     "paths": "helpers.core.paths",
     "plots": "helpers.present.plots",
     "preflight": "helpers.workshop.preflight",
-    "quality": "helpers.evaluate.quality",
     "render": "helpers.present.render",
     "report": "helpers.bench",
     "resolve_prompt_set": "helpers.core.config:resolve_prompt_set",

@@ -30,8 +30,8 @@ def _notebook_code(path) -> str:
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_helpers_name_a_notebook_uses_resolves(notebook) -> None:
     """Notebooks import only from `helpers` (its LAB table), and every `name.attribute` they call exists."""
-    code = _notebook_code(notebook)
-    imports = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.ImportFrom | ast.Import)]
+    tree = ast.parse(_notebook_code(notebook))
+    imports = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom | ast.Import)]
     kit_modules = [node.module for node in imports if isinstance(node, ast.ImportFrom)
                    and (node.module or "").startswith("helpers.")]
     assert not kit_modules, f"{notebook.name} imports {kit_modules}: notebooks import from `helpers` only"
@@ -41,7 +41,8 @@ def test_every_helpers_name_a_notebook_uses_resolves(notebook) -> None:
     for name in imported:
         assert name in helpers.LAB, f"{notebook.name}: helpers.{name} is not a notebook-facing name (helpers.LAB)"
         owner = getattr(helpers, name)
-        for attr in set(re.findall(rf"(?<![\w.]){name}\.([A-Za-z_]\w*)", code)):
+        for attr in {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                     and isinstance(node.value, ast.Name) and node.value.id == name}:
             assert hasattr(owner, attr), f"{notebook.name}: {name}.{attr} no longer exists"
 
 

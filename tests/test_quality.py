@@ -1,4 +1,4 @@
-"""helpers.evaluate.quality: facet heuristic, annotation round trip, judge verdict parsing, judge on the real SmolLM2."""
+"""helpers.evaluate facets, annotations, judge: facet heuristic, annotation round trip, judge verdict parsing, judge on the real SmolLM2."""
 from __future__ import annotations
 
 import math
@@ -8,19 +8,9 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import Facet, Prompt, PromptSet, resolve_prompt_set
-from helpers.evaluate.quality import (
-    FACET_METHOD,
-    AnnotationError,
-    export_annotation_stub,
-    facet_coverage,
-    import_annotations,
-    judge_agreement,
-    judge_answers,
-    merge_annotations,
-    parse_verdict,
-    quality_summary,
-    score_answers,
-)
+from helpers.evaluate.annotations import AnnotationError, export_annotation_stub, import_annotations, merge_annotations
+from helpers.evaluate.facets import FACET_METHOD, facet_coverage, quality_summary, score_answers
+from helpers.evaluate.judge import judge_agreement, judge_answers, parse_verdict
 
 DATE_FACETS = [
     Facet(name="launch March 14", accept=["march 14", "3/14"]),

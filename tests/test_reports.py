@@ -15,7 +15,7 @@ from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
 from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
 from helpers.core.config import ConfigError, SelectionGates
-from helpers.evaluate import judging, quality
+from helpers.evaluate import judge, judging
 from helpers.evaluate import selection as selection_report
 from helpers.present import plots, widgets
 from helpers.serve.errors import ModelNotFoundError
@@ -108,7 +108,7 @@ def test_judge_verdicts_are_kept_and_reused_for_the_same_answers(runs: tuple[Pat
     again, note = judging.judge_run(run, selection_report.run_prompt_set(run), SMOL)
     assert note.endswith(f"(verdicts read from {judging.JUDGE_CSV})")
     assert again["judge_score"].tolist() == verdicts["judge_score"].astype("Int64").tolist()
-    assert quality.judge_parse_rate(again).set_index("model").at["all", "n"] == len(MODELS) * 2
+    assert judge.judge_parse_rate(again).set_index("model").at["all", "n"] == len(MODELS) * 2
     assert judging.judge_run(run, selection_report.run_prompt_set(run), "none") == (
         None, "no judge (--judge none): quality is the automatic metrics only")
 

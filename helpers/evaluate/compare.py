@@ -9,7 +9,7 @@ which every model is equal scores 1 for all, so it cannot decide):
 | latency    | e2e_ms_p95          | lower  | benchmark summary (slow tail of end-to-end latency)      |
 | throughput | decode_tps_median   | higher | benchmark summary                                        |
 | memory     | peak_rss_mb         | lower  | benchmark summary                                        |
-| quality    | mean_facet_score    | higher | `quality.quality_summary` (facet HEURISTIC, 1-5)         |
+| quality    | mean_facet_score    | higher | `facets.quality_summary` (facet HEURISTIC, 1-5)          |
 | disk       | disk_mb             | lower  | benchmark summary, else models.json `size_mb`            |
 | license    | license_score       | higher | models.json `license`, scored by `LICENSE_SCORES`        |
 
@@ -87,7 +87,7 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     """One row per model of the benchmark summary: speed (TTFT = first answer token, ttft_any = first token of any
     kind, reasoning tokens: a reasoning model's answer waits for its thinking), memory, quality, footprint, license.
 
-    `quality` is `quality.quality_summary(...)` (or None: quality columns missing). A model missing from
+    `quality` is `facets.quality_summary(...)` (or None: quality columns missing). A model missing from
     models.json keeps an unknown license and size (scored worst) rather than failing the comparison.
     """
     table = summary.copy()

@@ -1,7 +1,7 @@
 """The judge step of a run folder: grade the run's answers with a judge model once, keep the verdicts beside it.
 
 `judge_run(run, prompt_set, judge)` grades the first measured answer of every model x prompt with
-`quality.judge_answers` (in-process, temperature 0) and writes `judge_scores.csv` into the run folder, with a
+`judge_answers` (in-process, temperature 0) and writes `judge_scores.csv` into the run folder, with a
 sha256 of each graded answer; a later call with the same judge and the same answers reads the file instead of
 asking again (regenerating a report must not cost minutes of judging). The default judge is models.json
 `judge.offline` / `judge.online` (`registry.default_judge`): the strongest instruct model of that world.
@@ -16,7 +16,8 @@ from ..bench.summary import BenchmarkRun
 from ..core.config import PromptSet
 from ..serve import registry, runtime
 from ..serve.errors import ModelNotFoundError
-from . import quality
+from .answers import first_measured_answers
+from .judge import judge_answers
 
 JUDGE_CSV = "judge_scores.csv"
 NO_JUDGE = "none"
@@ -40,7 +41,7 @@ def _cached(path, judge: str, answers: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None) -> tuple[pd.DataFrame | None, str]:
-    """(verdicts, note): the judge's grades of the run's answers (`quality.judge_answers` columns plus
+    """(verdicts, note): the judge's grades of the run's answers (`judge_answers` columns plus
     answer_sha256), or None with a note saying why there are none (no answers, judge `none`, judge not available).
 
     `judge`: a model name, `none`, or None for the default judge of this world. ModelNotFoundError when a named
@@ -50,7 +51,7 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
         return None, f"no judge (--judge {NO_JUDGE}): quality is the automatic metrics only"
     if not name:
         return None, "no judge (models.json names no judge for this world): quality is the automatic metrics only"
-    answers = quality.first_measured_answers(run.trials) if not run.trials.empty else pd.DataFrame()
+    answers = first_measured_answers(run.trials) if not run.trials.empty else pd.DataFrame()
     if answers.empty:
         return None, "no judge: the run has no successful answers"
     answers = answers.assign(answer_sha256=_answer_sha(answers["text"]))
@@ -65,7 +66,7 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
             raise ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
         return None, f"no judge: {exc}"
     try:
-        judged = quality.judge_answers(answers, prompt_set, model)
+        judged = judge_answers(answers, prompt_set, model)
     except MemoryError as exc:  # memory_fit.ModelTooLargeError: the judge will not fit next to what is loaded
         return None, f"no judge: {exc}"
     finally:

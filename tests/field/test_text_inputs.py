@@ -9,7 +9,9 @@ import pytest
 
 from helpers.core import config
 from helpers.core.config import load_models, load_prompts, resolve_prompt_set
-from helpers.evaluate.quality import facet_coverage, import_annotations, parse_verdict, score_answers
+from helpers.evaluate.annotations import import_annotations
+from helpers.evaluate.facets import facet_coverage, score_answers
+from helpers.evaluate.judge import parse_verdict
 from helpers.measure.reasoning import split_pieces, visible_answer
 
 from .cases import THINK_ANSWER

@@ -9,8 +9,6 @@ before the kit's environment exists.
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 LAB = {  # notebook name -> "module" or "module:attribute"
     "API_KEY_ENV": "helpers.core.api_key:API_KEY_ENV",
     "ModelNotFoundError": "helpers.serve.errors:ModelNotFoundError",
@@ -19,7 +17,7 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "answers": "helpers.evaluate.answers",
     "benchmark": "helpers.bench",
     "bundled": "helpers.build.bundled",
-    "byom": "helpers.build.byom",
+    "byom": "helpers.workshop.byom",
     "compare": "helpers.evaluate.compare",
     "devices": "helpers.core.devices",
     "endpoints": "helpers.serve.endpoints",
@@ -36,7 +34,7 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "rouge": "helpers.evaluate.rouge",
     "router": "helpers.evaluate.router",
     "runtime": "helpers.serve.runtime",
-    "selection_report": "helpers.evaluate.selection",
+    "selection_report": "helpers.present.report",
     "tables": "helpers.present.tables",
     "time_inprocess_chat": "helpers.measure.timing:time_inprocess_chat",
     "time_openai_chat": "helpers.measure.timing:time_openai_chat",

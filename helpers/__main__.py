@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(args)
     if args.verb == "byom":
-        from .build.byom import main as byom_main
+        from .workshop.byom import main as byom_main
 
         return byom_main(args)
     if args.verb == "route":
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return route_main(args)
     if args.verb == "report":
-        from .evaluate.selection import main as report_main
+        from .present.report import main as report_main
 
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)

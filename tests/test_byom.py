@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from helpers import benchmark
-from helpers.build import bundled, byom, convert
+from helpers.build import bundled, convert
 from helpers.core import config, paths
 from helpers.measure.timing import time_openai_chat
 from helpers.serve import endpoints, registry, runtime
+from helpers.workshop import byom
 
 from .conftest import SMOL
 

@@ -16,8 +16,8 @@ from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
 from helpers.core.config import ConfigError, SelectionGates
 from helpers.evaluate import judge, judging
-from helpers.evaluate import selection as selection_report
 from helpers.present import plots, widgets
+from helpers.present import report as selection_report
 from helpers.serve.errors import ModelNotFoundError
 
 from .conftest import SMOL

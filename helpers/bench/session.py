@@ -32,11 +32,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..core.config import ConfigError, Prompt, PromptSet, resolve_prompt_set
 from ..core.errors import error_text
 from ..core.paths import DEFAULT_RUN_DIR
-from ..core.versions import versions
+from ..core.versions import kit_version, versions
 from ..measure import prompt_cache
 from ..measure.memory_fit import ModelTooLargeError
 from ..measure.timing import TrialTiming
@@ -263,7 +262,7 @@ class _Session:
 def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_set: PromptSet,
             target: Target, session: int) -> dict[str, Any]:
     return {
-        "type": "header", "session": session, "created": _now(), "kit_version": __version__,
+        "type": "header", "session": session, "created": _now(), "kit_version": kit_version(),
         "versions": versions(), "system": system_info(), "config": asdict(config), "plan": plan,
         "config_fingerprint": _fingerprint(plan),
         "prompt_set": {"name": prompt_name, "fingerprint": prompt_set.fingerprint(),

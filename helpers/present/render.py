@@ -20,7 +20,7 @@ from ..bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from ..evaluate import compare
 
 if TYPE_CHECKING:
-    from ..evaluate.selection import Selection
+    from .report import Selection
 
 RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
                    *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]

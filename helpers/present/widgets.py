@@ -25,7 +25,7 @@ from ..bench.summary import planned_trials
 from ..core.config import resolve_prompt_set
 from ..core.devices import DEVICES, gpu_providers
 from ..measure.timing import TrialTiming
-from ..workshop.chat import Conversation, inprocess
+from ..serve.chat import Conversation, inprocess
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel

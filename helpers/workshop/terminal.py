@@ -19,7 +19,7 @@ from ..core import paths
 from ..present import tables
 from ..present.widgets import timing_line
 from ..serve import app_service, endpoints, runtime
-from .chat import Conversation, Send, inprocess, over_http
+from ..serve.chat import Conversation, Send, inprocess, over_http
 
 if TYPE_CHECKING:
     import pandas as pd

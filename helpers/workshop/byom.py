@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..build import convert
 from ..core import paths
 from ..core.config import load_models
 from ..core.lists import comma_list
 from ..measure.timing import TrialTiming, time_inprocess_chat
 from ..serve import runtime
-from . import convert
 
 if TYPE_CHECKING:
     import argparse

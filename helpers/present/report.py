@@ -36,11 +36,11 @@ from ..bench.results import RunFolderError
 from ..bench.summary import BenchmarkRun, json_records, load_run
 from ..core.config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
 from ..core.lists import comma_list
+from ..evaluate import compare, facets, judging, rouge
+from ..evaluate.judge import judge_facet_agreement, judge_parse_rate
 from ..measure import energy
-from ..present import plots
-from ..present.render import chart_file, selection_markdown, to_html
-from . import compare, facets, judging, rouge
-from .judge import judge_facet_agreement, judge_parse_rate
+from . import plots
+from .render import chart_file, selection_markdown, to_html
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..core.config import READ_ENCODING, PromptSet
 from ..core.errors import ClearError
-from .answers import KEY_COLUMNS, SCORE_RANGE, first_measured_answers
+from .answers import SCORE_RANGE, first_measured_answers
 
 ANNOTATION_COLUMNS = ["model", "prompt_id", "response", "score", "notes"]
 
@@ -100,11 +100,5 @@ def import_annotations(
     annotations = pd.DataFrame(records, columns=["model", "prompt_id", "manual_score", "manual_notes"])
     annotations["manual_score"] = annotations["manual_score"].astype("Int64")
     return annotations
-
-
-def merge_annotations(scores: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame:
-    """`scores` with manual_score and manual_notes added per model x prompt (missing where not annotated)."""
-    columns = KEY_COLUMNS + ["manual_score", "manual_notes"]
-    return scores.merge(annotations[columns], on=KEY_COLUMNS, how="left", validate="many_to_one")
 
 

@@ -303,9 +303,6 @@ def answer_diffs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
 
 # --- gates before weights -----------------------------------------------------------------------------------------
 
-GATE_COLUMNS = ["model", "passed", "excluded_by"]
-
-
 def gate_failures(row: pd.Series, gates: SelectionGates) -> list[str]:
     """Why a comparison-table row fails `gates` (empty when it passes); an unknown value fails its gate."""
     failures = []

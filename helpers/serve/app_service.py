@@ -38,7 +38,6 @@ REQUEST_TIMEOUT_S = 60.0
 LOAD_TIMEOUT_S = 600.0
 DOWNLOAD_LINE_TIMEOUT_S = 300.0  # a download may take long, but a silent connection this long is dead
 DEFAULT_TTL_S = 600
-GPU_EPS = ("cuda", "dml", "webgpu", "qnn")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _FRACTION = re.compile(r"^\(\s*\"?([^\",]*)\"?\s*,\s*([0-9.eE+-]+)\s*\)$")
 

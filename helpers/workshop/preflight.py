@@ -5,6 +5,7 @@ in-process and over HTTP. Each failure comes with the fix. Used by `python -m he
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -187,10 +188,15 @@ def as_table(checks: list[Check]) -> pd.DataFrame:
 
 
 def main(models: list[str] | None, as_json: bool, http: bool, device: str) -> int:
-    """CLI entry: print the table (or JSON); exit code 0 only when every check passed."""
+    """CLI entry: print the table (or JSON); exit code 0 only when every check passed.
+
+    With `as_json` stdout carries only the JSON list of checks: what the runtime and web service print on the way
+    (which server this is, the world it started in) goes to stderr, so `foundry-lab preflight --json | jq` works."""
+    import contextlib
     import json
 
-    checks = run(models, http=http, device=device)
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        checks = run(models, http=http, device=device)
     if as_json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:

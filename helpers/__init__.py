@@ -33,6 +33,7 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "resolve_prompt_set": "helpers.core.config:resolve_prompt_set",
     "rouge": "helpers.evaluate.rouge",
     "router": "helpers.evaluate.router",
+    "runners": "helpers.serve.runners",
     "runtime": "helpers.serve.runtime",
     "selection_report": "helpers.present.report",
     "tables": "helpers.present.tables",

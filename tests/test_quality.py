@@ -11,6 +11,10 @@ from helpers.core.config import Facet, Prompt, PromptSet, resolve_prompt_set
 from helpers.evaluate.annotations import AnnotationError, export_annotation_stub, import_annotations
 from helpers.evaluate.facets import FACET_METHOD, facet_coverage, quality_summary, score_answers
 from helpers.evaluate.judge import judge_agreement, judge_answers, parse_verdict
+from helpers.serve import endpoints
+from helpers.serve.runners import InprocessRunner, OpenAIServerRunner
+
+from .fixture_server import Script, serve
 
 DATE_FACETS = [
     Facet(name="launch March 14", accept=["march 14", "3/14"]),
@@ -226,7 +230,7 @@ def test_smollm2_as_judge_scores_or_records_missing(smol: object) -> None:
             "text": [reference["slm-definition"], "RAG is a type of cloth."],
         }
     )
-    judged = judge_answers(answers, prompt_set, smol, max_tokens=32)
+    judged = judge_answers(answers, prompt_set, InprocessRunner(smol), max_tokens=32)
     assert str(judged["judge_score"].dtype) == "Int64"
     assert judged["judge_model"].tolist() == ["smollm2-135m-instruct-int4"] * 2
     assert judged["self_judged"].tolist() == [False, True]
@@ -267,3 +271,17 @@ def test_judge_agreement_without_pairs_reports_nothing() -> None:
     assert judge_agreement(judge, manual) == {
         "n": 0, "n_judge_missing": 1, "exact": None, "within_1": None, "mean_abs_diff": None, "spearman": None
     }
+
+
+def test_the_judge_works_over_http() -> None:
+    """The judge takes a runner: here an OpenAI-compatible server (scripted to answer in the verdict format)."""
+    _, prompt_set = resolve_prompt_set("local-inference")
+    answers = pd.DataFrame({"model": ["model-a", "fixture-model"], "prompt_id": ["slm-definition", "rag-definition"],
+                            "text": ["A small language model.", "RAG retrieves documents."]})
+    script = Script(tokens=2, ttft_s=0.0, gap_s=0.0, content_tokens=["SCORE: 4\n", "REASON: covers it"])
+    with serve(script) as url:
+        judged = judge_answers(answers, prompt_set, OpenAIServerRunner("fixture-model", url, endpoints.openai_client(url)))
+    assert judged["judge_score"].tolist() == [4, 4]
+    assert judged["judge_error"].isna().all() and judged["judge_model"].tolist() == ["fixture-model"] * 2
+    assert judged["self_judged"].tolist() == [False, True]
+    assert all(r.body["temperature"] == 0.0 for r in script.received if r.body and "messages" in r.body)

@@ -13,12 +13,10 @@ import pandas as pd
 
 from ..core.config import Prompt, PromptSet
 from ..measure.reasoning import visible_answer
-from ..measure.timing import time_inprocess_chat
-from ..serve.runtime import load
 from .answers import KEY_COLUMNS, SCORE_RANGE, key_columns, measured_answers, prompts_by_id
 
 if TYPE_CHECKING:
-    from foundry_local_sdk import IModel
+    from ..serve.runners import Runner
 
 DEFAULT_JUDGE_MAX_TOKENS = 64
 
@@ -72,21 +70,22 @@ def _bare_name(name: str) -> str:
 def judge_answers(
     answers: pd.DataFrame,
     prompt_set: PromptSet,
-    judge_model: "IModel",
+    judge: Runner,
     max_tokens: int = DEFAULT_JUDGE_MAX_TOKENS,
 ) -> pd.DataFrame:
-    """Grade every measured answer with `judge_model`, in-process at temperature 0 (loading the judge if needed).
+    """Grade every measured answer with the `judge` runner (`runners.open_runner(name)`: in-process, the kit's web
+    service, the Foundry Local app's service or any OpenAI-compatible server) at temperature 0, loading it first.
 
     Columns: model, prompt_id, [round], judge_score (nullable Int: missing when the verdict is unparseable or the
     request failed), judge_verdict (the raw reply), judge_error, judge_model, self_judged (the judge graded its
-    own answer: expect a bias).
+    own answer: expect a bias). Loading raises what the runner raises (memory_fit.ModelTooLargeError, ...).
     """
     measured = measured_answers(answers)
     prompts = prompts_by_id(measured, prompt_set)
-    load(judge_model)
+    judge.load()
     verdicts, errors = [], []
     for prompt_id, text in zip(measured["prompt_id"], measured["text"]):
-        trial = time_inprocess_chat(judge_model, judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0)
+        trial = judge.chat(judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0)
         verdicts.append(trial.text)
         errors.append(trial.error)
     judged = measured[key_columns(measured)].copy()
@@ -95,8 +94,8 @@ def judge_answers(
     )
     judged["judge_verdict"] = verdicts
     judged["judge_error"] = errors
-    judged["judge_model"] = judge_model.alias
-    judge_names = {_bare_name(judge_model.alias), _bare_name(judge_model.id)}
+    judged["judge_model"] = judge.name
+    judge_names = {_bare_name(judge.name), _bare_name(judge.model_id)}
     judged["self_judged"] = [_bare_name(m) in judge_names for m in measured["model"]]
     return judged
 

@@ -1,10 +1,11 @@
 """The judge step of a run folder: grade the run's answers with a judge model once, keep the verdicts beside it.
 
 `judge_run(run, prompt_set, judge)` grades the first measured answer of every model x prompt with
-`judge_answers` (in-process, temperature 0) and writes `judge_scores.csv` into the run folder, with a
-sha256 of each graded answer; a later call with the same judge and the same answers reads the file instead of
-asking again (regenerating a report must not cost minutes of judging). The default judge is models.json
-`judge.offline` / `judge.online` (`registry.default_judge`): the strongest instruct model of that world.
+`judge_answers` (temperature 0, through `runners.open_runner`: in-process, or at the server FOUNDRY_LOCAL_ENDPOINT
+names) and writes `judge_scores.csv` into the run folder, with a sha256 of each graded answer; a later call with
+the same judge and the same answers reads the file instead of asking again (regenerating a report must not cost
+minutes of judging). The default judge is models.json `judge.offline` / `judge.online` (`registry.default_judge`):
+the strongest instruct model of that world.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ..bench.summary import BenchmarkRun
 from ..core.config import PromptSet
-from ..serve import registry, runtime
+from ..serve import registry, runners
 from ..serve.errors import ModelNotFoundError
 from .answers import first_measured_answers
 from .judge import judge_answers
@@ -60,17 +61,17 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
     if cached is not None:
         return cached, f"judge {name} (verdicts read from {JUDGE_CSV})"
     try:
-        model, _ = runtime.get_model(name)
+        runner = runners.open_runner(name)
     except ModelNotFoundError as exc:
         if judge is not None:  # named by the user (--judge): a typo must not pass as "no judge"
             raise ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
         return None, f"no judge: {exc}"
     try:
-        judged = judge_answers(answers, prompt_set, model)
+        judged = judge_answers(answers, prompt_set, runner)
     except MemoryError as exc:  # memory_fit.ModelTooLargeError: the judge will not fit next to what is loaded
         return None, f"no judge: {exc}"
     finally:
-        runtime.unload(model)
+        runner.unload()
     judged["judge_model"] = name
     judged["answer_sha256"] = answers["answer_sha256"].to_numpy()
     judged.to_csv(path, index=False)

@@ -25,7 +25,8 @@ from ..bench.summary import planned_trials
 from ..core.config import resolve_prompt_set
 from ..core.devices import DEVICES, gpu_providers
 from ..measure.timing import TrialTiming
-from ..serve.chat import Conversation, inprocess
+from ..serve.chat import Conversation
+from ..serve.runners import InprocessRunner
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
@@ -165,7 +166,7 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
 
     Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
     """
-    playground = Conversation(inprocess(model), max_tokens, system)
+    playground = Conversation(InprocessRunner(model), max_tokens, system)
     speaker = model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
     if not is_live():
         print(f"you: {prompt}\n{speaker}: ", end="", flush=True)

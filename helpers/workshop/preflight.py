@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from ..core.config import resolve_prompt_set
 from ..core.errors import error_text
 from ..core.versions import versions
-from ..measure.timing import TrialTiming, time_inprocess_chat, time_openai_chat
+from ..measure.timing import TrialTiming
 from ..serve import app_service, endpoints, registry, runtime
+from ..serve.runners import InprocessRunner, OpenAIServerRunner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,6 +90,11 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
     return checks
 
 
+def _over_http(client: OpenAI, model_id: str) -> OpenAIServerRunner:
+    """The runner of a model the server behind `client` already serves as `model_id` (probes: nothing loaded)."""
+    return OpenAIServerRunner(model_id, endpoints.endpoint_root(str(client.base_url)), client)
+
+
 def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> OpenAI | None:
     """The OpenAI-compatible endpoint answers and lists models; returns a client, or None when it does not."""
     external = endpoints.external_endpoint()
@@ -117,11 +123,11 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                   lambda: f"{runtime.load(model):.2f} s"):
         return
     _guard(checks, "answers in-process", name, "Rebuild the model: `python -m helpers setup --force`.",
-           lambda: _answer(time_inprocess_chat(model, messages, max_tokens=PROBE_MAX_TOKENS)))
+           lambda: _answer(InprocessRunner(model, choice, rt).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
     if client is not None:
         _guard(checks, "answers over HTTP", name, "Check that the endpoint lists and serves this model.",
-               lambda: _answer(time_openai_chat(client, endpoints.http_model_id(model.id, client), messages,
-                                                max_tokens=PROBE_MAX_TOKENS)))
+               lambda: _answer(_over_http(client, endpoints.http_model_id(model.id, client)).chat(
+                   messages, max_tokens=PROBE_MAX_TOKENS)))
     runtime.unload(model)
 
 
@@ -144,7 +150,7 @@ def _check_endpoint_model(checks: list[Check], endpoint: str, name: str, message
     if _guard(checks, "model listed", name, fix, listed):
         model_id = checks[-1].detail
         _guard(checks, "answers over HTTP", name, "Check the server's log: it lists the model but did not answer.",
-               lambda: _answer(time_openai_chat(client, model_id, messages, max_tokens=PROBE_MAX_TOKENS)))
+               lambda: _answer(_over_http(client, model_id).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
 
 
 def _check_service_model(checks: list[Check], service: str, name: str, device: str,
@@ -173,7 +179,7 @@ def _check_service_model(checks: list[Check], service: str, name: str, device: s
         return
     if client is not None:
         _guard(checks, "answers over HTTP", name, "Check the service's log (`foundry service status`).",
-               lambda: _answer(time_openai_chat(client, loaded[0].id, messages, max_tokens=PROBE_MAX_TOKENS)))
+               lambda: _answer(_over_http(client, loaded[0].id).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
     _guard(checks, "unload at the service", name, "Unload it with `foundry model unload`.",
            lambda: f"{app_service.unload(service, loaded[0].id):.2f} s")
 

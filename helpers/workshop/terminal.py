@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 from ..core import paths
 from ..present import tables
 from ..present.widgets import timing_line
-from ..serve import app_service, endpoints, runtime
-from ..serve.chat import Conversation, Send, inprocess, over_http
+from ..serve import app_service, endpoints, runners, runtime
+from ..serve.chat import Conversation
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..serve.runners import Runner
 
 RUN_MAX_TOKENS = 256
 _EXIT_WORDS = ("exit", "quit", "/bye")
@@ -85,8 +87,8 @@ def model_run(name: str, prompt: str | None = None, device: str = "auto", max_to
 
     `max_tokens` caps every answer (default RUN_MAX_TOKENS)."""
     max_tokens = max_tokens or RUN_MAX_TOKENS
-    send, speaker = _prepare(name, device)
-    conversation = Conversation(send, max_tokens)
+    runner, speaker = _prepare(name, device)
+    conversation = Conversation(runner, max_tokens)
     if prompt is not None:
         return 0 if _answer(conversation, speaker, prompt) else 1
     print(f"Chat with {speaker} (max {max_tokens} tokens per answer; an empty line, 'exit' or Ctrl-D ends it).")
@@ -106,22 +108,19 @@ def _stdin_lines() -> Iterable[str]:
             return
 
 
-def _prepare(name: str, device: str) -> tuple[Send, str]:
-    """Load the model where it runs and say so; returns how to ask it and the name to show."""
-    service = endpoints.app_service_endpoint()
-    if service:
-        model, seconds, choice = app_service.load(service, name, device)
-        _say_loaded(model.id, seconds, choice.message, f"at the service {service}")
-        return over_http(endpoints.openai_client(service), model.id), name
-    external = endpoints.external_endpoint()
-    if external:
-        client = endpoints.openai_client(external)
-        return over_http(client, endpoints.http_model_id(name, client)), name
-    rt = runtime.start(quiet=True)  # status lines go to stderr: stdout carries only the answers
-    print("\n".join(rt.messages), file=sys.stderr)
-    model, choice = runtime.get_model(name, device, rt)
-    _say_loaded(model.id, runtime.load(model), choice.message, "in-process")
-    return inprocess(model), model.alias or name
+def _prepare(name: str, device: str) -> tuple[Runner, str]:
+    """Load the model where the kit is pointed (`runners.open_runner`: FOUNDRY_LOCAL_ENDPOINT's server, else
+    in-process) and say so on stderr (stdout carries only the answers); returns its runner and the name to show."""
+    external, service = endpoints.external_endpoint(), endpoints.app_service_endpoint()
+    if not external:
+        print("\n".join(runtime.start(quiet=True).messages), file=sys.stderr)
+    runner = runners.open_runner(name, device=device)
+    seconds = runner.load()  # None: a plain OpenAI-compatible server without a load route
+    if seconds is not None:
+        where = f"at the service {service}" if service else f"at {external}" if external else "in-process"
+        _say_loaded(runner.model_id, seconds, runner.device_note, where)
+    local = runner.model.alias if isinstance(runner, runners.InprocessRunner) else None
+    return runner, local or name
 
 
 def _say_loaded(model_id: str, seconds: float, message: str, where: str) -> None:

@@ -37,12 +37,12 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from helpers import runtime
 from helpers.build import convert
-from helpers.build.threads import machine_choice, usable_cpus
-from helpers.lists import comma_list
+from helpers.core.cpus import machine_choice, usable_cpus
+from helpers.core.lists import comma_list
 from helpers.measure import roofline
-from helpers.timing import time_inprocess_chat
+from helpers.measure.timing import time_inprocess_chat
+from helpers.serve import runtime
 
 LADDER = ["smollm2-135m-instruct-int4", "qwen2.5-coder-0.5b-instruct-int4", "qwen2.5-coder-1.5b-instruct-int4"]
 PROMPT = "List three benefits of running a language model locally, one line each."

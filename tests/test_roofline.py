@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from helpers import paths
 from helpers.bench.summary import model_summary
+from helpers.core import paths
 from helpers.measure import roofline
 
 

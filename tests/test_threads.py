@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths
 from helpers.bench.settings import BenchConfig
 from helpers.bench.targets import thread_settings
 from helpers.build import convert, threads
-from helpers.config import ConfigError
+from helpers.core import cpus, paths
+from helpers.core.config import ConfigError
 
 BUILD_CONFIG = {"model": {"context_length": 2048, "decoder": {"session_options": {"log_id": "onnxruntime-genai",
                                                                                   "provider_options": []}}},
@@ -34,21 +34,21 @@ def fake_build(folder: Path, config: dict | None = None) -> Path:
     return folder
 
 
-def choice(count: int) -> threads.ThreadChoice:
-    return threads.ThreadChoice(count, f"physical cores ({count})", count, count)
+def choice(count: int) -> cpus.ThreadChoice:
+    return cpus.ThreadChoice(count, f"physical cores ({count})", count, count)
 
 
 def test_machine_choice_is_physical_cores_capped_by_usable_cpus(monkeypatch):
     import psutil
 
     monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 8 if logical else 4)
-    monkeypatch.setattr(threads, "usable_cpus", lambda: 8)
-    assert threads.machine_choice().intra_op_num_threads == 4  # hyper-threads add nothing to a bandwidth-bound loop
-    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
-    capped = threads.machine_choice()
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 8)
+    assert cpus.machine_choice().intra_op_num_threads == 4  # hyper-threads add nothing to a bandwidth-bound loop
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 2)
+    capped = cpus.machine_choice()
     assert capped.intra_op_num_threads == 2 and "capped" in capped.chosen_by
     monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 8 if logical else None)
-    assert threads.machine_choice().intra_op_num_threads == 2  # no core count: the usable CPUs
+    assert cpus.machine_choice().intra_op_num_threads == 2  # no core count: the usable CPUs
 
 
 def test_apply_writes_records_and_keeps_the_build_up_to_date(tmp_path):
@@ -217,7 +217,7 @@ def test_a_build_from_before_gets_the_setting_at_setup_without_a_rebuild(lab, tm
     [result] = bundled.build_bundled([SMOL])
     assert result["status"] == "up to date"  # not rebuilt (a rebuild would need the converter and minutes)
     assert "threads" in capsys.readouterr().out
-    wanted = threads.machine_choice().intra_op_num_threads
+    wanted = cpus.machine_choice().intra_op_num_threads
     assert threads.configured(threads.read_config(old)) == wanted == result["threads"]["intra_op_num_threads"]
     assert convert.read_manifest(old)["threads"]["intra_op_num_threads"] == wanted
     assert convert.is_up_to_date(old, bundled.expected_inputs(next(b for b in bundled.BUNDLED if b.name == SMOL)))
@@ -233,7 +233,7 @@ def _threads_of_this_process() -> int:
 def test_the_override_reaches_the_runtime(lab):
     """onnxruntime starts intra-op pool threads when a session is created: one thread fewer than the setting. Loading
     with 1 and then with 3 threads must differ by two OS threads in this process (the build's file unchanged)."""
-    from helpers import runtime
+    from helpers.serve import runtime
 
     model, _ = runtime.get_model(SMOL, runtime=lab)
     build_text = (lab.bundled[SMOL].path / "genai_config.json").read_text()
@@ -267,8 +267,8 @@ def test_bench_records_the_setting_and_the_roofline(lab, tmp_path):
 def test_run_comparison_shows_each_sides_threads():
     import pandas as pd
 
-    from helpers import compare
-    from helpers.stats import summarize
+    from helpers.evaluate import compare
+    from helpers.measure.stats import summarize
 
     def summary(decode: float, count: int | None) -> pd.DataFrame:
         trials = pd.DataFrame([{"model": "m", "e2e_ms": 1000.0 + i, "ttft_ms": 200.0 + i, "decode_tps": decode + i}

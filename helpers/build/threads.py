@@ -5,7 +5,7 @@ onnxruntime-genai reads `model.decoder.session_options.intra_op_num_threads` fro
 the model is loaded. Without it, 0.18 decoded on ONE thread on a 2-core machine (design notes, "Threads"): half the
 machine idle, every figure the kit teaches wrong for that machine.
 
-The choice (`machine_choice`): the physical cores this process may run on (psutil's physical core count, capped by
+The choice (`core.cpus.machine_choice`): the physical cores this process may run on (psutil's physical core count, capped by
 the CPUs the process is allowed to use). Decode is memory-bandwidth bound: hyper-threads share a core's load
 units and add nothing, so logical CPUs would oversubscribe; a measured probe at setup would be decided by whatever
 else happens to run during setup (the moment a machine is busiest), so the kit uses the machine's facts and
@@ -26,10 +26,11 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import ClearError
+from ..core.cpus import ThreadChoice, machine_choice, usable_cpus
+from ..core.errors import ClearError
 from . import convert
 
 GENAI_CONFIG = "genai_config.json"
@@ -40,37 +41,6 @@ LOCK_TIMEOUT_S = 300.0  # a load of the largest bundled model takes ~10 s; a loc
 
 class ThreadSettingError(ClearError, ValueError):
     """A thread count that is not a whole number >= 1, or an override for a model the kit did not build."""
-
-
-@dataclass(frozen=True)
-class ThreadChoice:
-    """The thread count for this machine and the facts it came from."""
-
-    intra_op_num_threads: int
-    chosen_by: str  # how, in words
-    physical_cores: int | None
-    usable_cpus: int
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity / cgroup cpuset where the OS tells, else all logical CPUs)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def machine_choice() -> ThreadChoice:
-    """Physical cores, capped by the usable CPUs; the logical CPU count where the OS does not report cores."""
-    import psutil
-
-    physical, usable = psutil.cpu_count(logical=False), usable_cpus()
-    if physical:
-        count = min(physical, usable)
-        how = f"physical cores ({physical})" + (f", capped by the {usable} CPUs this process may use"
-                                                 if usable < physical else "")
-    else:
-        count, how = usable, f"usable CPUs ({usable}; the OS does not report physical cores)"
-    return ThreadChoice(max(1, count), how, physical, usable)
 
 
 def read_config(folder: Path) -> dict:

@@ -43,7 +43,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from .. import paths
+from ..core import paths
+from ..core.cpus import machine_choice
 
 BUFFER_BYTES = 1 << 30  # 1 GiB
 REPEATS = 5
@@ -149,8 +150,6 @@ def machine_bandwidth(threads: int | None = None, refresh: bool = False) -> dict
     of every one taken here; one taken while the machine was busy (1-minute load average above BUSY_LOAD, recorded
     as `busy`) is repeated by the first call an hour later. The record adds `machine` (the facts), `key`,
     `load_avg_1min`, `busy` and `measured_at`."""
-    from ..build.threads import machine_choice
-
     facts = machine_facts()
     key = machine_key(facts)
     cache = paths.kit_home() / "machine" / CACHE_FILE

@@ -14,8 +14,9 @@ the paired per-iteration differences (with a bootstrap 95% CI), as % of the bare
 seed make every answer the same length (checked). On a busy machine the model's own jitter hides a small
 overhead, so the HTTP harness is also timed against an instant scripted server (tests/fixture_server.py, no model
 time at all): there the whole e2e is client cost, and harness minus bare is the harness's own cost in ms. The
-in-process harness adds only its per-token bookkeeping inside the timed loop (the answer-text check and the
-recorder's timestamp); that work is timed alone on a synthetic token and scaled to the answer length.
+in-process harness adds only its per-token bookkeeping inside the timed loop (sorting an item into answer or
+reasoning text, and the recorder's timestamp); that work is timed alone on a synthetic token and scaled to the
+answer length.
 
 Run from the repository root: `python -m benchmarks.harness_overhead [--model NAME] [--runs 30] [--max-tokens 32]`.
 """
@@ -36,7 +37,7 @@ from helpers.bench.settings import Generation
 from helpers.bench.targets import EndpointModel, LocalModel, LocalModelOverHttp
 from helpers.config import resolve_prompt_set
 from helpers.stats import median_ci95
-from helpers.timing import _is_answer_text, _TrialRecorder
+from helpers.timing import _record_text, _TrialRecorder
 from tests.fixture_server import Script, serve
 
 SEED = 42
@@ -124,11 +125,7 @@ def inprocess_work_per_token_us(tokens: int = 200_000) -> float:
     item, recorder = TextItem("tok"), _TrialRecorder(streamed=True)
     recorder.begin()
 
-    def per_item() -> None:
-        if _is_answer_text(item):
-            recorder.chunk(item.text)
-
-    return min(timeit.repeat(per_item, number=tokens, repeat=3)) / tokens * 1e6
+    return min(timeit.repeat(lambda: _record_text(item, recorder), number=tokens, repeat=3)) / tokens * 1e6
 
 
 def interleave(variants: dict[str, Callable[[], tuple[float, int]]], runs: int) -> dict[str, list[float]]:

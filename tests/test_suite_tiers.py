@@ -13,6 +13,7 @@ from helpers.paths import REPO_ROOT
 from .browser import jupyterlab
 from .browser.conftest import REQUIRE_BROWSER_ENV, skip_or_fail_without_browser
 from .browser.jupyterlab import CHROMIUM_ENV
+from .conftest import TIERS
 
 MISSING_CHROMIUM = "/nonexistent/chromium"
 
@@ -24,6 +25,7 @@ def _browser_tests(**env: str) -> subprocess.CompletedProcess:
                           cwd=REPO_ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.cli
 def test_without_chromium_the_browser_tests_skip_with_a_one_line_reason() -> None:
     """The README's test command on a fresh machine: was three ERRORs ("/usr/bin/chromium is missing")."""
     done = _browser_tests(**{CHROMIUM_ENV: MISSING_CHROMIUM})
@@ -50,3 +52,14 @@ def test_when_the_run_requires_a_browser_its_absence_is_an_error(no_chromium, mo
 def test_ci_requires_the_browser_tests() -> None:
     assert f"export {REQUIRE_BROWSER_ENV}=1" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
+
+
+def test_tiers_are_registered(pytestconfig: pytest.Config) -> None:
+    registered = {line.split(":")[0].strip() for line in pytestconfig.getini("markers")}
+    assert set(TIERS) <= registered
+
+
+def test_every_collected_test_has_exactly_one_tier(request: pytest.FixtureRequest) -> None:
+    tiers = {item.nodeid: [t for t in TIERS if item.get_closest_marker(t)] for item in request.session.items}
+    assert tiers and all(len(found) == 1 for found in tiers.values()), {k: v for k, v in tiers.items() if len(v) != 1}
+    assert tiers[request.node.nodeid] == ["unit"]

@@ -93,7 +93,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def lab():
     """The started in-process runtime; fails (does not skip) when setup has not built the bundled models."""
-    from helpers import runtime
+    from helpers.serve import runtime
 
     rt = runtime.start(quiet=True)
     assert SMOL in rt.bundled, "bundled models are not built: run `python -m helpers setup` first"
@@ -103,7 +103,7 @@ def lab():
 @pytest.fixture
 def smol(lab):
     """SmolLM2 int4, loaded (a no-op when an earlier test left it loaded)."""
-    from helpers import runtime
+    from helpers.serve import runtime
 
     model, _ = runtime.get_model(SMOL, runtime=lab)
     runtime.load(model)
@@ -117,7 +117,7 @@ def served_smol(lab):
     import sys
     import time
 
-    from helpers import paths
+    from helpers.core import paths
 
     server = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--models", SMOL, "--port", "0"],
                               cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -149,7 +149,7 @@ def app_service_url():
     import sys
     import time
 
-    from helpers import paths
+    from helpers.core import paths
 
     server = subprocess.Popen([sys.executable, "-m", "tests.app_service_emulator", "--port", "0"],
                               cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import paths
+from helpers.core import paths
 
 pytestmark = pytest.mark.notebook  # executes notebooks (and the emulator's real model): the notebook tier
 

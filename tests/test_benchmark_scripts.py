@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-from helpers.paths import REPO_ROOT
+from helpers.core.paths import REPO_ROOT
 
 SCRIPTS = sorted(path.stem for path in (REPO_ROOT / "benchmarks").glob("*.py") if path.stem != "__init__")
 

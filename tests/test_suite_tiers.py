@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import REPO_ROOT
+from helpers.core.paths import REPO_ROOT
 
 from .browser import jupyterlab
 from .browser.conftest import REQUIRE_BROWSER_ENV, skip_or_fail_without_browser

@@ -41,10 +41,11 @@ def relocate(recorded: Path, target: Path) -> Path:
 
 
 def main() -> None:
-    from helpers import judging, selection_report
     from helpers.bench.session import run_benchmark
     from helpers.bench.summary import load_run
-    from helpers.config import resolve_prompt_set
+    from helpers.core.config import resolve_prompt_set
+    from helpers.evaluate import judging
+    from helpers.present import report
 
     RUNS.mkdir(exist_ok=True)
     PROMPTS.write_text(json.dumps(resolve_prompt_set("smoke")[1].model_dump(exclude_none=True), indent=1) + "\n",
@@ -56,7 +57,7 @@ def main() -> None:
             if file.name != "results.jsonl":
                 file.unlink() if file.is_file() else shutil.rmtree(file)
     candidate = load_run(RUNS / "candidate")
-    judging.judge_run(candidate, selection_report.run_prompt_set(candidate), JUDGE)  # writes judge_scores.csv
+    judging.judge_run(candidate, report.run_prompt_set(candidate), JUDGE)  # writes judge_scores.csv
     for name in NAMES:  # no path of this machine in the recording; tests relocate() it
         _name_prompts(RUNS / name, PROMPTS.relative_to(RUNS.parent.parent.parent).as_posix())
     print(f"recorded {', '.join(NAMES)} in {RUNS}")

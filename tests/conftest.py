@@ -12,6 +12,7 @@ mark it needs.
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 
 import pytest
@@ -73,6 +74,7 @@ def unit_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
             pytest.fail(f"{nodeid} is a unit test but started a process ({str(args)[:80]}): mark it "
                         "`@pytest.mark.cli` (no model loaded) or `@pytest.mark.model`", pytrace=False)
 
+    platform.processor()  # the stdlib runs `uname -p` once per process and caches it: not a process of the test's
     monkeypatch.setattr(FoundryLocalManager, "initialize", staticmethod(refuse_runtime))
     monkeypatch.setattr(subprocess, "Popen", RefuseProcess)
 

@@ -144,6 +144,7 @@ marker.write_text(f"out {time.time()} {seen}")
 """
 
 
+@pytest.mark.cli
 def test_another_process_loading_waits_for_an_override_to_finish(tmp_path):
     placement, built = placed(tmp_path)
     marker = tmp_path / "marker"

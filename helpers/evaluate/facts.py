@@ -13,7 +13,7 @@ Rules that bind an anchor to its owner, date and value within one statement (`st
 - Value (`value`): one of the variants must stand in the statement.
 - Contradiction (`contra`): a contra phrase in the statement that is not itself negated contradicts the fact,
   unless the statement also names one of the fact's `value` variants.
-- Negation: a negation (not, no, never, without, n't, …) within three words before the bound owner/date/value
+- Negation: a negation (not, no, never, without, n't, …) within five words before the bound owner/date/value
   (before the anchor for a claim without them), or between the anchor and them when they stand within six
   words, turns the statement into a contradiction: a negated statement never counts as stated. A variant may
   carry its own negation ("no internet", "fewer hallucinations" needs none): words inside a match are not

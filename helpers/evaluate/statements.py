@@ -41,6 +41,7 @@ _MONTH_DAY = (rf"(?:(?:{_MONTH}|may)\.?\s+{_DAY}|{_DAY}\s+(?:of\s+)?(?:{_MONTH}|
 # One date mention: a weekday with an optional date after it ("monday, june 16", "friday the 14th",
 # "wednesday (mar 12"), a date alone, or a relative day.
 DATE = re.compile(rf"\b(?:{_WEEKDAY}(?:,?\s*\(?\s*(?:{_MONTH_DAY}))?|{_MONTH_DAY}|{_RELATIVE})")
+NEGATION_WINDOW = 5  # words before a target that a negation may stand in ("does not reduce the model's memory")
 # Two-word negations, matched on the words before a target like the one-word ones.
 _NEGATION_PAIRS = {("rather", "than"), ("instead", "of")}
 
@@ -162,7 +163,7 @@ def _has_negation(tokens: list[str]) -> bool:
             or any(pair in _NEGATION_PAIRS for pair in zip(tokens, tokens[1:])))
 
 
-def negated_before(statement: str, first_word: int, window: int = 3, inside: Iterable[Span] = ()) -> bool:
+def negated_before(statement: str, first_word: int, window: int = NEGATION_WINDOW, inside: Iterable[Span] = ()) -> bool:
     """True when the `window` words before word `first_word` hold a negation (not, no, never, without, a word
     ending in n't, "rather than", "instead of"); words inside one of the `inside` spans (a variant that carries
     its own negation: "no per-request costs") do not count."""

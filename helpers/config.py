@@ -91,8 +91,8 @@ class ModelEntry(_Strict):
 class SelectionGates(_Strict):
     """Constraints a model must meet before weights rank it (`compare.apply_gates`); notebook 05 overrides them."""
 
-    quality_floor: float | None = Field(default=3.0, ge=1, le=5, description="minimum mean facet score (1-5) on "
-                                        "the task's prompt set; null: no quality gate")
+    quality_floor: float | None = Field(default=3.0, ge=1, le=5, description="minimum mean quality score (1-5, "
+                                        "the calibrated scorer) on the task's prompt set; null: no quality gate")
     memory_budget_mb: float | None = Field(default=4000, gt=0, description="maximum peak process memory (MB); "
                                            "null: no memory gate")
     licenses: list[str] | None = Field(default=None, description="licenses a product may ship (lowercase SPDX-like "

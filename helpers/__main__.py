@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "prompts.json (its default_set is used)")
     bench.add_argument("--rounds", type=int, help="measured rounds over the prompt set per model (default 3)")
     bench.add_argument("--warmup", type=int, help="warm-up requests per model, excluded from statistics (default 1)")
-    bench.add_argument("--max-tokens", type=int, help="max output tokens per request (default 64)")
+    bench.add_argument("--max-tokens", type=int, help="max output tokens per request (default: the prompt set's "
+                                                      "max_tokens in prompts.json, else 64)")
     bench.add_argument("--temperature", type=float, help="sampling temperature (default 0: deterministic)")
     bench.add_argument("--seed", type=int, help="sampling seed (default 42)")
     bench.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,

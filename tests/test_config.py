@@ -128,10 +128,10 @@ def test_unknown_device_is_refused():
 
 
 def test_quality_fields_of_the_shipped_sets():
-    """Every quality set has a max_tokens; every meeting-notes and edge-summarizer prompt has facts and checks; the
-    code prompt has test cases."""
+    """Every quality set has a max_tokens (smoke keeps the benchmark default); every meeting-notes and
+    edge-summarizer prompt has facts and checks; the code prompt has test cases."""
     prompts = config.load_prompts()
-    assert all(s.max_tokens for s in prompts.sets.values())
+    assert all(prompts.sets[name].max_tokens for name in ("local-inference", "meeting-notes", "edge-summarizer"))
     for name in ("meeting-notes", "edge-summarizer"):
         assert all(p.facts and p.checks for p in prompts.sets[name].prompts)
     square = next(p for p in prompts.sets["local-inference"].prompts if p.id == "python-square")
@@ -170,3 +170,13 @@ def test_fingerprint_ignores_unset_quality_fields():
     expected = hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:16]
     assert prompt_set.fingerprint() == expected
     assert config.PromptSet(description="d", max_tokens=99, prompts=prompt_set.prompts).fingerprint() != expected
+
+
+def test_bench_uses_the_sets_max_tokens_unless_told(monkeypatch):
+    from helpers.bench.settings import ENV_MAX_TOKENS, resolve_config
+
+    monkeypatch.delenv(ENV_MAX_TOKENS, raising=False)
+    meeting = config.load_prompts().sets["meeting-notes"].max_tokens
+    assert resolve_config({"models": "a", "prompts": "meeting-notes"}).max_tokens == meeting
+    assert resolve_config({"models": "a", "prompts": "meeting-notes", "max_tokens": 48}).max_tokens == 48
+    assert resolve_config({"models": "a", "prompts": "smoke"}).max_tokens == 64  # a set without one: the default

@@ -93,7 +93,7 @@ def run_prompt_set(run: BenchmarkRun) -> PromptSet:
     return prompt_set
 
 
-def _quality_tables(run: BenchmarkRun, prompt_set: PromptSet, judged: pd.DataFrame | None,
+def quality_tables(run: BenchmarkRun, prompt_set: PromptSet, judged: pd.DataFrame | None,
                     method: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(per-answer scores: `evaluate.scoring.score_answers`, every scorer and quality_score by `method`; per-model
     quality table: `uncertainty.model_quality` with the facet summary, mean_rouge_l and mean_judge_score) or
@@ -139,7 +139,7 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
     models = models or load_models()
     gates = gates or models.gates
     method, measured = calibration.best_scorer()
-    scores, quality_table = _quality_tables(run, prompt_set, judged, method)
+    scores, quality_table = quality_tables(run, prompt_set, judged, method)
     table = compare.comparison_table(run.summary, quality_table, models)
     resolved = compare.resolve_weights(weights)
     ranked = compare.gated_ranking(table, gates, resolved)

@@ -60,6 +60,21 @@ def unsupported(answer: str, prompt: Prompt) -> list[str]:
     return numbers + months + names
 
 
+_STOPWORDS = frozenset(
+    "about above after again against because before being below between could doing during further having other "
+    "their there these those through under until which while would should with within without also into only than "
+    "that then them they this what when where your yours".split())
+
+
+def novel_words(answer: str, prompt: Prompt) -> list[str]:
+    """Content words of the answer (5+ letters, not a stopword) whose first five letters start no word of the
+    prompt, its reference or its facts: what a summary says beyond its source ("technician", "credit"). A
+    paraphrase has some too, so the count is a weak signal (`scoring` uses it only to break near-ties)."""
+    source_stems = {w[:5] for w in re.findall(r"[a-z]{4,}", _source_text(prompt))}
+    words = re.findall(r"[a-z]{5,}", normalize_text(st.plain(answer)))
+    return sorted({w for w in words if w not in _STOPWORDS and w[:5] not in source_stems})
+
+
 def _repeats(answer: str) -> list[str]:
     seen: set[str] = set()
     repeated = []

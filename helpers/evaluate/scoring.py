@@ -11,7 +11,7 @@ drop rows as in `quality.measured_answers`) and returns one row per answer with 
 | check_score | `checks`: share of the prompt's instruction checks passed | 0-1 |
 | code_score | `code_tests`: share of test cases the answer's code passes in the sandbox | 0-1 |
 | fact_score | `facts`: (stated - 2 x (contradicted + invented)) / facts, floored at 0 | 0-1 |
-| composite | code (80%) + checks, or facts (70%) + checks, or checks alone, else facet coverage | 0-1 |
+| composite | code 80% + checks, or facts 70% + checks, or checks, else facets; - 0.005 per novel word | 0-1 |
 | judge_score | a judge's grade, when `judged` is given | 1-5 |
 
 `quality_score` (1-5) is the value of the QUALITY scorer (`quality_method` names it): the one with the best
@@ -32,6 +32,9 @@ from . import checks, code_tests, facts
 
 SCORER_COLUMNS = ["facet_score", "rouge_l", "check_score", "code_score", "fact_score", "composite"]
 TRUNCATED_FACTOR = 0.5
+# A summary's words beyond its source (`checks.novel_words`) cost a little each, up to 10 words: enough to break a
+# tie against an answer that adds an unsupported clause, far too little to outweigh one fact (0.05 at most).
+NOVEL_WORD_COST, NOVEL_WORDS_COUNTED = 0.005, 10
 DEFAULT_QUALITY_SCORER = "composite"
 # How each scorer's value becomes a 1-5 quality score.
 TO_QUALITY: dict[str, Callable[[float], float]] = {
@@ -39,7 +42,7 @@ TO_QUALITY: dict[str, Callable[[float], float]] = {
     **{name: (lambda v: 1 + 4 * v) for name in ("rouge_l", "check_score", "code_score", "fact_score", "composite")},
 }
 SCORE_COLUMNS = ["model", "prompt_id", "text", "truncated", *SCORER_COLUMNS, "checks_failed", "facts_stated",
-                 "facts_missing", "facts_contradicted", "facts_invented", "facts_detail", "code_detail", "quality_score",
+                 "facts_missing", "facts_contradicted", "facts_invented", "novel_words", "facts_detail", "code_detail", "quality_score",
                  "quality_method"]
 
 
@@ -81,8 +84,11 @@ def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str
     fact_value = facts.fact_score(fact_results, len(invented))
     composite = _composite(fact_value, check_value, code_result.pass_rate if code_result else None,
                            coverage.coverage)
-    if composite is not None and truncated:
-        composite *= TRUNCATED_FACTOR
+    novel = checks.novel_words(text, prompt) if grounded else []
+    if composite is not None:
+        composite = max(0.0, composite - NOVEL_WORD_COST * min(len(novel), NOVEL_WORDS_COUNTED))
+        if truncated:
+            composite *= TRUNCATED_FACTOR
     return {
         "truncated": truncated,
         "facet_score": coverage.score,
@@ -96,6 +102,7 @@ def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str
         "facts_missing": sum(r.status == "missing" for r in fact_results),
         "facts_contradicted": sum(r.status == "contradicted" for r in fact_results),
         "facts_invented": "; ".join(invented),
+        "novel_words": len(novel),
         "facts_detail": "; ".join(f"{r.fact_id}: {r.status}" for r in fact_results if r.status != "stated"),
         "code_detail": "; ".join(sorted(set(code_result.details))) if code_result else "",
     }

@@ -75,3 +75,21 @@ def test_pairwise_accuracy_counts_right_ties_and_wrong(tmp_path):
 def test_shipped_accuracy_names_a_measured_best_scorer():
     name, measured = calibration.best_scorer()
     assert measured is not None and name == measured["best"]["scorer"] in calibration.QUALITY_CANDIDATES
+
+
+def test_an_added_unsupported_clause_costs_a_little():
+    thermostat = next(p for p in PROMPTS.sets["edge-summarizer"].prompts if p.id == "thermostat-sensor-fault")
+    faithful = ("The kitchen thermostat's temperature sensor failed, so the heating was switched off, and the battery "
+                "is low at 14%.")
+    added = faithful.replace("switched off,", "switched off and a plumber was booked,")
+    assert "plumber" in scoring.checks.novel_words(added, thermostat)
+    assert scoring.score_answer(faithful, thermostat)["composite"] > scoring.score_answer(added, thermostat)["composite"]
+
+
+def test_the_report_names_the_scorer_its_accuracy_and_the_cut_answers():
+    from helpers.selection_report import quality_note
+
+    _, measured = calibration.best_scorer()
+    note = quality_note(measured["best"]["scorer"], measured, 2, 45)
+    assert f"{measured['best']['all']:.0%}" in note and "held-out test" in note and "2 of 45 answers were cut" in note
+    assert "not calibrated" in quality_note("composite", None, 0, 45)

@@ -119,6 +119,12 @@ class ModelsConfig(_Strict):
         return self
 
 
+def _refuse_duplicates(kind: str, ids: list[str]) -> None:
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate {kind} ids {duplicates}")
+
+
 class Facet(_Strict):
     name: str
     accept: list[str] = Field(min_length=1, description="lowercase variants, matched as substrings")
@@ -203,10 +209,7 @@ class Prompt(_Strict):
 
     @model_validator(mode="after")
     def _unique_fact_ids(self) -> "Prompt":
-        ids = [fact.id for fact in self.facts]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate fact ids {duplicates}")
+        _refuse_duplicates("fact", [fact.id for fact in self.facts])
         return self
 
 
@@ -225,10 +228,7 @@ class PromptSet(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "PromptSet":
-        ids = [p.id for p in self.prompts]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate prompt ids {duplicates}")
+        _refuse_duplicates("prompt", [p.id for p in self.prompts])
         return self
 
     def fingerprint(self) -> str:

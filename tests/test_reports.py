@@ -77,7 +77,7 @@ def test_html_report_is_self_contained_with_every_chart_embedded(written: dict[s
 def test_markdown_report_has_the_selection_sections_and_links_existing_charts(written: dict[str, Path]) -> None:
     markdown = written["markdown"].read_text(encoding="utf-8")
     assert markdown.startswith("# Benchmark report")
-    for heading in ("## Summary per model", "## Recommendation", "## Quality (automatic metrics)", "## Judge",
+    for heading in ("## Summary per model", "## Recommendation", "## Quality", "## Judge",
                     "## Gates", "## Comparison and ranking", "## Cost and energy (ESTIMATE)",
                     "## Compared with the baseline run", "## Charts"):
         assert heading in markdown

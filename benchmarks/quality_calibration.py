@@ -5,7 +5,7 @@ wrong, or ties. Prints the accuracy table over all kinds (dev / test / all), the
 scorer took; writes `calibration/accuracy.json`, which the report and the `score` verb read to pick the scorer
 behind `quality_score` (the automatic scorer with the best accuracy over all pairs).
 
-With `--judge NAME` the holistic judge of the report (`quality.judge_answers`: 1-5 against the facets, in-process,
+With `--judge NAME` the holistic judge of the report (`judge.judge_answers`: 1-5 against the facets, in-process,
 temperature 0) grades every answer too (slow: its time is printed and kept); `--judge none` (default) skips it.
 
 Run from the repository root: `python -m benchmarks.quality_calibration [--judge qwen2.5-coder-1.5b-instruct-int4]`.
@@ -17,28 +17,29 @@ import time
 
 import pandas as pd
 
-from helpers.config import load_prompts
+from helpers.core.config import load_prompts
 from helpers.evaluate import calibration
 
 
 def judge_pairs(pairs: pd.DataFrame, judge: str) -> tuple[dict[tuple[str, str], float | None], float]:
     """The judge's grade of every answer of every pair, by (pair id, side), and the seconds it took."""
-    from helpers import quality, runtime
+    from helpers.evaluate.judge import judge_answers
+    from helpers.serve.runners import open_runner
 
     prompts = load_prompts()
-    model, _ = runtime.get_model(judge)
+    runner = open_runner(judge, "inprocess")
     grades: dict[tuple[str, str], float | None] = {}
     started = time.perf_counter()
     try:
         for set_name, group in pairs.groupby("set"):
             answers = pd.DataFrame([{"model": f"{row.id}|{side}", "prompt_id": row.prompt_id, "text": getattr(row, side)}
                                     for row in group.itertuples() for side in ("better", "worse")])
-            judged = quality.judge_answers(answers, prompts.sets[set_name], model)
+            judged = judge_answers(answers, prompts.sets[set_name], runner)
             for key, score in zip(answers["model"], judged["judge_score"]):
                 pair_id, side = key.split("|")
                 grades[(pair_id, side)] = None if pd.isna(score) else float(score)
     finally:
-        runtime.unload(model)
+        runner.unload()
     return grades, time.perf_counter() - started
 
 

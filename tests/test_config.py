@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from helpers import config
-from helpers.devices import choose_device
+from helpers.core import config
+from helpers.core.devices import choose_device
 
 
 def test_shipped_files_are_valid():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import Check, CodeSpec, load_prompts
+from helpers.core.config import Check, CodeSpec, load_prompts
 from helpers.evaluate import checks, code_tests, statements
 
 PROMPTS = load_prompts()

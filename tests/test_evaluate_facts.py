@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.config import load_prompts
+from helpers.core.config import load_prompts
 from helpers.evaluate import facts, statements
 
 PROMPTS = load_prompts()

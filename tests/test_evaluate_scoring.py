@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.__main__ import cli
-from helpers.config import load_prompts
+from helpers.core.config import load_prompts
 from helpers.evaluate import calibration, scoring
 
 PROMPTS = load_prompts()
@@ -87,7 +87,7 @@ def test_an_added_unsupported_clause_costs_a_little():
 
 
 def test_the_report_names_the_scorer_its_accuracy_and_the_cut_answers():
-    from helpers.selection_report import quality_note
+    from helpers.present.report import quality_note
 
     _, measured = calibration.best_scorer()
     note = quality_note(measured["best"]["scorer"], measured, 2, 45)

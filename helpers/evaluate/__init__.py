@@ -1,1 +1,1 @@
-"""Answer quality scorers that read meaning: instruction checks, code run in a sandbox, atomic facts, one score."""
+"""Judging answers and choosing models: quality scorers (facets, ROUGE, judge, checks, code tests, facts), gates, ranking."""

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import READ_ENCODING, PromptsConfig, load_prompts
-from ..errors import ClearError
-from ..paths import REPO_ROOT
+from ..core.config import READ_ENCODING, PromptsConfig, load_prompts
+from ..core.errors import ClearError
+from ..core.paths import REPO_ROOT
 from . import scoring
 
 CALIBRATION_DIR = REPO_ROOT / "calibration"

@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import Check, Prompt
-from ..quality import normalize_text
+from ..core.config import Check, Prompt
 from . import statements as st
+from .facets import normalize_text
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
 

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import CodeSpec
+from ..core.config import CodeSpec
 from . import statements
 
 RUNNER = Path(__file__).with_name("sandbox_runner.py")

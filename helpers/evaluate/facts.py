@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import Fact, Prompt
+from ..core.config import Fact, Prompt
 from . import statements as st
 
 Status = Literal["stated", "missing", "contradicted"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import READ_ENCODING, resolve_prompt_set
-from ..errors import ClearError
+from ..core.config import READ_ENCODING, resolve_prompt_set
+from ..core.errors import ClearError
 from . import calibration, scoring
 
 REQUIRED = ("model", "prompt_id", "text")

@@ -25,10 +25,11 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from ..config import Prompt, PromptSet
-from ..quality import facet_coverage, measured_answers
-from ..rouge import rouge_l
+from ..core.config import Prompt, PromptSet
 from . import checks, code_tests, facts
+from .answers import measured_answers
+from .facets import facet_coverage
+from .rouge import rouge_l
 
 SCORER_COLUMNS = ["facet_score", "rouge_l", "check_score", "code_score", "fact_score", "composite"]
 TRUNCATED_FACTOR = 0.5

@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..quality import normalize_text
-from ..reasoning import visible_answer
+from ..measure.reasoning import visible_answer
+from .facets import normalize_text
 
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
 _EMPHASIS = re.compile(r"\*\*|__|`+|^\s{0,3}#+\s*", re.MULTILINE)

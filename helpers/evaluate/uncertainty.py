@@ -14,7 +14,7 @@ import math
 
 import pandas as pd
 
-from ..stats import mean_ci95
+from ..measure.stats import mean_ci95
 
 QUALITY_COLUMNS = ["model", "mean_quality_score", "quality_ci_low", "quality_ci_high", "quality_sd", "n_prompts",
                    "n_answers", "n_cut", "quality_method"]

@@ -16,7 +16,7 @@ cost and energy, and, given a baseline run, compares the two. `write_reports(sel
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
 
-The Markdown sections and the HTML page are rendered by `helpers.selection_render`.
+The Markdown sections and the HTML page are rendered by `helpers.present.render`.
 
 Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]
 [--judge MODEL|none]` (the judge's verdicts are kept in `judge_scores.csv`, see `judging`).
@@ -31,21 +31,17 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare, energy, judging, plots, quality
-from .bench.markdown import console_table
-from .bench.outputs import write_run_files
-from .bench.results import RunFolderError
-from .bench.summary import BenchmarkRun, json_records, load_run
-from .config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
-from .evaluate import calibration, scoring, uncertainty
-from .lists import comma_list
-from .selection_render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
-    RANKING_COLUMNS,
-    VALUE_COLUMNS,
-    chart_file,
-    selection_markdown,
-    to_html,
-)
+from ..bench.markdown import console_table
+from ..bench.outputs import write_run_files
+from ..bench.results import RunFolderError
+from ..bench.summary import BenchmarkRun, json_records, load_run
+from ..core.config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
+from ..core.lists import comma_list
+from ..evaluate import answers, calibration, compare, facets, judging, scoring, uncertainty
+from ..evaluate.judge import judge_facet_agreement, judge_parse_rate
+from ..measure import energy
+from . import plots
+from .render import chart_file, selection_markdown, to_html
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"
@@ -61,7 +57,7 @@ class Selection:
 
     run: BenchmarkRun
     prompt_set: PromptSet
-    scores: pd.DataFrame  # evaluate.scoring.score_answers: one row per measured answer, every scorer
+    scores: pd.DataFrame  # scoring.score_answers: one row per measured answer, every scorer
     quality: pd.DataFrame  # uncertainty.model_quality + facet summary + mean_rouge_l (+ mean judge score): per model
     ranked: pd.DataFrame  # compare.gated_ranking: one row per model, passing ones ranked best first
     weights: dict[str, float]  # resolved, summing to 1
@@ -74,8 +70,8 @@ class Selection:
     gates: SelectionGates = field(default_factory=SelectionGates)
     judged: pd.DataFrame | None = None  # judging.judge_run: one verdict per model x prompt
     judge_note: str = "no judge"
-    judge_parse: pd.DataFrame | None = None  # quality.judge_parse_rate
-    judge_agreement: dict | None = None  # quality.judge_facet_agreement
+    judge_parse: pd.DataFrame | None = None  # judge_parse_rate
+    judge_agreement: dict | None = None  # judge_facet_agreement
     quality_method: str = scoring.DEFAULT_QUALITY_SCORER  # the scorer behind quality_score
     calibration: dict | None = None  # calibration/accuracy.json: every scorer's measured pairwise accuracy
 
@@ -98,11 +94,11 @@ def quality_tables(run: BenchmarkRun, prompt_set: PromptSet, judged: pd.DataFram
     """(per-answer scores: `evaluate.scoring.score_answers`, every scorer and quality_score by `method`; per-model
     quality table: `uncertainty.model_quality` with the facet summary, mean_rouge_l and mean_judge_score) or
     (empty, None) without answers."""
-    if run.trials.empty or quality.measured_answers(run.trials).empty:
+    if run.trials.empty or answers.measured_answers(run.trials).empty:
         return pd.DataFrame(), None
     scores = scoring.score_answers(run.trials, prompt_set, judged, method)
-    facets = quality.quality_summary(quality.score_answers(run.trials, prompt_set))
-    table = uncertainty.model_quality(scores).merge(facets.drop(columns=["n", "n_prompts"]), on="model", how="left")
+    facet_table = facets.quality_summary(facets.score_answers(run.trials, prompt_set))
+    table = uncertainty.model_quality(scores).merge(facet_table.drop(columns=["n", "n_prompts"]), on="model", how="left")
     rouge_means = scores.groupby("model", sort=False)["rouge_l"].mean().astype(float).rename("mean_rouge_l")
     table = table.merge(rouge_means.reset_index(), on="model", how="left")
     if judged is not None:
@@ -154,8 +150,8 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
         calibration=measured,
     )
     if judged is not None:
-        selection.judge_parse = quality.judge_parse_rate(judged)
-        selection.judge_agreement = quality.judge_facet_agreement(judged, scores)
+        selection.judge_parse = judge_parse_rate(judged)
+        selection.judge_agreement = judge_facet_agreement(judged, scores)
     if baseline is not None:
         selection.run_comparison = compare.compare_runs(baseline.summary, run.summary)
         selection.answer_diffs = compare.answer_diffs(baseline.trials, run.trials)

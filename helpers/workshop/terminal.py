@@ -15,12 +15,16 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import app_service, catalog_tables, paths, runtime
-from .chat import Conversation, Send, inprocess, over_http
-from .widgets import timing_line
+from ..core import paths
+from ..present import tables
+from ..present.widgets import timing_line
+from ..serve import app_service, endpoints, runners, runtime
+from ..serve.chat import Conversation
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..serve.runners import Runner
 
 RUN_MAX_TOKENS = 256
 _EXIT_WORDS = ("exit", "quit", "/bye")
@@ -35,16 +39,16 @@ def _print_table(table: pd.DataFrame) -> None:
 
 def model_list() -> int:
     """Every model the kit can see (or the service lists), one row per variant."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         print(f"Catalog of the Foundry Local service at {service}:")
-    _print_table(catalog_tables.list_catalog())
+    _print_table(tables.list_catalog())
     return 0
 
 
 def model_download(name: str, device: str = "auto") -> int:
     """Download into the kit's cache (or the service's), with a progress bar."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         model = app_service.download(service, name)
         print(f"{model.id} is in the cache of the service at {service}.")
@@ -55,21 +59,21 @@ def model_download(name: str, device: str = "auto") -> int:
 
 def cache_list() -> int:
     """What is cached, with sizes on disk (MB = 10^6 bytes) and the cache folder."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         table = app_service.catalog_table(service)
         _print_table(table[table.cached][["alias", "id", "device", "size_mb"]])
         status = app_service.status(service) or {}
         print(f"cache folder (at the service): {app_service.json_field(status, 'modelDirPath')}")
         return 0
-    _print_table(catalog_tables.cache_table())
+    _print_table(tables.cache_table())
     print(f"cache folder: {paths.model_cache_dir()}")
     return 0
 
 
 def cache_remove(name: str) -> int:
     """Delete a downloaded catalog model from the kit's cache (bundled models are kept, with the reason)."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         raise app_service.ServiceError(f"The Foundry Local service at {service} manages its own cache: remove "
                                        f"the model there with `foundry cache remove {name}`.")
@@ -83,8 +87,8 @@ def model_run(name: str, prompt: str | None = None, device: str = "auto", max_to
 
     `max_tokens` caps every answer (default RUN_MAX_TOKENS)."""
     max_tokens = max_tokens or RUN_MAX_TOKENS
-    send, speaker = _prepare(name, device)
-    conversation = Conversation(send, max_tokens)
+    runner, speaker = _prepare(name, device)
+    conversation = Conversation(runner, max_tokens)
     if prompt is not None:
         return 0 if _answer(conversation, speaker, prompt) else 1
     print(f"Chat with {speaker} (max {max_tokens} tokens per answer; an empty line, 'exit' or Ctrl-D ends it).")
@@ -104,22 +108,19 @@ def _stdin_lines() -> Iterable[str]:
             return
 
 
-def _prepare(name: str, device: str) -> tuple[Send, str]:
-    """Load the model where it runs and say so; returns how to ask it and the name to show."""
-    service = runtime.app_service_endpoint()
-    if service:
-        model, seconds, choice = app_service.load(service, name, device)
-        _say_loaded(model.id, seconds, choice.message, f"at the service {service}")
-        return over_http(runtime.openai_client(service), model.id), name
-    external = runtime.external_endpoint()
-    if external:
-        client = runtime.openai_client(external)
-        return over_http(client, runtime.http_model_id(name, client)), name
-    rt = runtime.start(quiet=True)  # status lines go to stderr: stdout carries only the answers
-    print("\n".join(rt.messages), file=sys.stderr)
-    model, choice = runtime.get_model(name, device, rt)
-    _say_loaded(model.id, runtime.load(model), choice.message, "in-process")
-    return inprocess(model), model.alias or name
+def _prepare(name: str, device: str) -> tuple[Runner, str]:
+    """Load the model where the kit is pointed (`runners.open_runner`: FOUNDRY_LOCAL_ENDPOINT's server, else
+    in-process) and say so on stderr (stdout carries only the answers); returns its runner and the name to show."""
+    external, service = endpoints.external_endpoint(), endpoints.app_service_endpoint()
+    if not external:
+        print("\n".join(runtime.start(quiet=True).messages), file=sys.stderr)
+    runner = runners.open_runner(name, device=device)
+    seconds = runner.load()  # None: a plain OpenAI-compatible server without a load route
+    if seconds is not None:
+        where = f"at the service {service}" if service else f"at {external}" if external else "in-process"
+        _say_loaded(runner.model_id, seconds, runner.device_note, where)
+    local = runner.model.alias if isinstance(runner, runners.InprocessRunner) else None
+    return runner, local or name
 
 
 def _say_loaded(model_id: str, seconds: float, message: str, where: str) -> None:

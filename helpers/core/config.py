@@ -292,7 +292,7 @@ def _explain(path: Path, exc: ValidationError, data: object = None) -> ConfigErr
     for err in exc.errors():
         where = _location(err["loc"], data) or "(top level)"
         lines.append(f"  - {where}: {err['msg']}")
-    lines.append(f"Fix the named field(s) in {path.name}; the kit's schema is in helpers/config.py.")
+    lines.append(f"Fix the named field(s) in {path.name}; the kit's schema is in helpers/core/config.py.")
     return ConfigError("\n".join(lines))
 
 

@@ -39,10 +39,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .bench.summary import measured_trials
-from .config import ModelsConfig, SelectionGates, size_class
-from .evaluate import uncertainty
-from .runtime import find_bundled
+from ..bench.summary import measured_trials
+from ..core.config import ModelsConfig, SelectionGates, size_class
+from ..serve.registry import find_bundled
+from . import uncertainty
 
 Direction = Literal["lower", "higher"]
 
@@ -93,7 +93,7 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     kind, reasoning tokens: a reasoning model's answer waits for its thinking), memory, quality, footprint, license.
 
     `quality` is the report's per-model quality table (`evaluate.uncertainty.model_quality` joined with
-    `quality.quality_summary`; or None: quality columns missing). A model missing from
+    `facets.quality_summary`; or None: quality columns missing). A model missing from
     models.json keeps an unknown license and size (scored worst) rather than failing the comparison.
     """
     table = summary.copy()
@@ -312,9 +312,6 @@ def answer_diffs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
 
 
 # --- gates before weights -----------------------------------------------------------------------------------------
-
-GATE_COLUMNS = ["model", "passed", "excluded_by"]
-
 
 def gate_failures(row: pd.Series, gates: SelectionGates) -> list[str]:
     """Why a comparison-table row fails `gates` (empty when it passes); an unknown value fails its gate."""

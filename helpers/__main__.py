@@ -1,7 +1,7 @@
 """`foundry-lab <verb>` (installed by setup) and `python -m helpers <verb>`: every headless action of the kit.
 
 The verbs mirror the workshop's `foundry` CLI (`model list|download|run`, `cache list|remove`) and add the kit's
-own (`serve`, `bench`, `report`, `preflight`, `byom`, `route`, `setup`, `build`). `setup` runs with the bare system
+own (`serve`, `bench`, `report`, `score`, `preflight`, `byom`, `route`, `setup`, `build`). `setup` runs with the bare system
 Python (standard library only); every other verb runs in the kit's `.venv`. Errors with a clear message
 (`errors.ClearError`) print as one line without a traceback.
 """
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "prompts.json (its default_set is used)")
     bench.add_argument("--rounds", type=int, help="measured rounds over the prompt set per model (default 3)")
     bench.add_argument("--warmup", type=int, help="warm-up requests per model, excluded from statistics (default 1)")
-    bench.add_argument("--max-tokens", type=int, help="max output tokens per request (default 64)")
+    bench.add_argument("--max-tokens", type=int, help="max output tokens per request (default: the prompt set's "
+                                                      "max_tokens in prompts.json, else 64)")
     bench.add_argument("--temperature", type=float, help="sampling temperature (default 0: deterministic)")
     bench.add_argument("--seed", type=int, help="sampling seed (default 42)")
     bench.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
@@ -150,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--judge", help="model that grades the answers (default: models.json judge for this world; "
                                         "'none' to skip)")
 
+    score = verbs.add_parser("score", help="grade answers from anywhere (CSV: model, prompt_id, text) with every "
+                                           "quality scorer; writes <name>.scores.csv beside it")
+    score.add_argument("answers", help="CSV with the columns model, prompt_id, text (optional: finish, round)")
+    score.add_argument("--prompts", help="prompt set name in prompts.json, or a .json file (default: the default set)")
+
     args = parser.parse_args(argv)
     if args.verb == "setup":
         from .build.setup_env import setup as run_setup
@@ -181,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
 
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
+
+    if args.verb == "score":
+        from .evaluate.score_verb import main as score_main
+
+        return score_main(args.prompts, args.answers)
 
     if args.verb == "serve":
         from .core.config import load_models

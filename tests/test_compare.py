@@ -27,7 +27,7 @@ KNOWN = pd.DataFrame({
     "output_tps_median": [60.0, 25.0, 15.0],
     "peak_rss_mb": [500.0, 3000.0, 6000.0],
     "disk_mb": [90.0, 2500.0, 4000.0],
-    "mean_facet_score": [2.0, 4.5, 4.0],
+    "mean_quality_score": [2.0, 4.5, 4.0],
     "facet_coverage": [0.25, 0.875, 0.75],
 })
 
@@ -41,7 +41,7 @@ def test_scores_run_from_worst_0_to_best_1_in_the_better_direction() -> None:
 
 
 def test_equal_values_cannot_decide_and_missing_values_score_worst() -> None:
-    table = KNOWN.assign(disk_mb=100.0, mean_facet_score=[np.nan, 4.5, 4.0])
+    table = KNOWN.assign(disk_mb=100.0, mean_quality_score=[np.nan, 4.5, 4.0])
     scores = compare.normalized_scores(table)
     assert scores["disk"].tolist() == [1.0, 1.0, 1.0]
     assert scores["quality"].tolist() == [0.0, 1.0, 0.0]
@@ -72,7 +72,7 @@ def test_weights_are_rescaled_and_bad_weights_are_named() -> None:
 
 def test_pareto_front_keeps_exactly_the_undominated_models() -> None:
     assert compare.pareto_front(KNOWN).tolist() == [True, True, False]
-    tied = pd.DataFrame({"mean_facet_score": [3.0, 3.0, np.nan], "e2e_ms_p95": [100.0, 100.0, 50.0]})
+    tied = pd.DataFrame({"mean_quality_score": [3.0, 3.0, np.nan], "e2e_ms_p95": [100.0, 100.0, 50.0]})
     assert compare.pareto_front(tied).tolist() == [True, True, False]  # equal models do not dominate each other
 
 
@@ -82,21 +82,21 @@ def test_recommendation_names_the_model_its_strengths_costs_and_size_framing() -
     assert "latency (p95 end-to-end latency (ms): 150)" in text
     assert "trails on quality (2.00 vs 4.50 for good)" in text
     assert "tiny vs larger large: against slow" in text
-    assert "heuristic" in text
+    assert "confirm with manual annotation" in text  # no calibration note given: quality is called unconfirmed
 
 
 def test_comparison_table_joins_footprint_license_and_quality() -> None:
     summary = KNOWN[["model", "status", "e2e_ms_p50", "e2e_ms_p95", "ttft_ms_p50", "decode_tps_median",
                      "output_tps_median", "peak_rss_mb"]].assign(
         model=["smollm2-135m-instruct-int4", "gemma-3-270m-base-int4", "not-in-models-json"], disk_mb=np.nan)
-    quality = pd.DataFrame({"model": ["smollm2-135m-instruct-int4"], "mean_facet_score": [3.5],
+    quality = pd.DataFrame({"model": ["smollm2-135m-instruct-int4"], "mean_quality_score": [3.5],
                             "facet_coverage": [0.625]})
     table = compare.comparison_table(summary, quality, load_models()).set_index("model")
     assert table.at["smollm2-135m-instruct-int4", "license_score"] == 1.0
     assert table.at["gemma-3-270m-base-int4", "license_score"] == 0.5
     assert table.at["smollm2-135m-instruct-int4", "disk_mb"] == 90  # models.json size_mb when not measured
-    assert table.at["smollm2-135m-instruct-int4", "mean_facet_score"] == 3.5
-    assert np.isnan(table.at["gemma-3-270m-base-int4", "mean_facet_score"])
+    assert table.at["smollm2-135m-instruct-int4", "mean_quality_score"] == 3.5
+    assert np.isnan(table.at["gemma-3-270m-base-int4", "mean_quality_score"])
     unknown = table.loc["not-in-models-json"]
     assert pd.isna(unknown["license"]) and unknown["license_score"] == 0.0 and unknown["size_class"] == "unknown"
 
@@ -191,7 +191,7 @@ def test_ladder_entries_carry_their_size_class() -> None:
 
 # The measurement (meeting-notes, 1 round, 96 tokens): SmolLM2 2.08, Qwen 1.5B 4.20; default weights
 # still put the fast 135M model first. A quality floor of 3 excludes it before the weights are applied.
-LADDER = KNOWN.assign(model=["smollm2", "qwen-1.5b", "big"], mean_facet_score=[2.08, 4.20, 4.4],
+LADDER = KNOWN.assign(model=["smollm2", "qwen-1.5b", "big"], mean_quality_score=[2.08, 4.20, 4.4],
                       license=["apache-2.0", "apache-2.0", "custom"], peak_rss_mb=[500.0, 2500.0, 9000.0])
 
 
@@ -199,13 +199,13 @@ def test_gates_exclude_by_quality_memory_and_license_and_say_which() -> None:
     gates = SelectionGates(quality_floor=3.0, memory_budget_mb=4000, licenses=["apache-2.0", "mit"])
     gated = compare.apply_gates(LADDER, gates).set_index("model")
     assert gated["passed"].to_dict() == {"smollm2": False, "qwen-1.5b": True, "big": False}
-    assert gated.at["smollm2", "excluded_by"] == "quality 2.08 < floor 3 (facet score 1-5)"
+    assert gated.at["smollm2", "excluded_by"] == "quality 2.08 < floor 3 (quality score 1-5)"
     assert "memory 9,000 MB > budget 4,000 MB" in gated.at["big", "excluded_by"]
     assert "license custom not in apache-2.0, mit" in gated.at["big", "excluded_by"]
 
 
 def test_unknown_quality_or_memory_fails_its_gate() -> None:
-    table = LADDER.assign(mean_facet_score=[np.nan, 4.2, 4.4], peak_rss_mb=[500.0, np.nan, 100.0])
+    table = LADDER.assign(mean_quality_score=[np.nan, 4.2, 4.4], peak_rss_mb=[500.0, np.nan, 100.0])
     gated = compare.apply_gates(table, SelectionGates(licenses=None)).set_index("model")
     assert gated.at["smollm2", "excluded_by"] == "quality unknown (no scored answers)"
     assert gated.at["qwen-1.5b", "excluded_by"] == "memory unknown (peak RSS not measured)"
@@ -219,7 +219,7 @@ def test_default_weights_pick_smollm2_but_gates_first_pick_the_model_that_passes
     assert ranked["rank"].isna().tolist() == [False, True, True]
     text = compare.gated_recommendation(ranked, gates)
     assert text.startswith("**Recommendation: qwen-1.5b**")
-    assert "excluded: smollm2 (quality 2.08 < floor 3 (facet score 1-5)); big (" in text
+    assert "excluded: smollm2 (quality 2.08 < floor 3 (quality score 1-5)); big (" in text
 
 
 def test_nothing_passes_nothing_is_recommended_and_why() -> None:

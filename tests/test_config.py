@@ -1,7 +1,9 @@
 """models.json / prompts.json validation: every error names the file, the entry and the field."""
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import pytest
 
@@ -50,7 +52,7 @@ def test_default_naming_unknown_model_is_refused(tmp_path):
 def test_bad_prompt_id_is_named(tmp_path):
     data = json.loads(config.PROMPTS_FILE.read_text())
     data["sets"]["smoke"]["prompts"][0]["id"] = "Not Kebab"
-    with pytest.raises(config.ConfigError, match=r"sets\.smoke\.prompts\.0\.id"):
+    with pytest.raises(config.ConfigError, match=r"sets\.smoke\.prompts\[0\]\(Not Kebab\)\.id"):
         config.load_prompts(_write(tmp_path, "prompts.json", data))
 
 
@@ -123,3 +125,58 @@ def test_gpu_for_bundled_model_with_gpu_provider_points_to_conversion():
 def test_unknown_device_is_refused():
     with pytest.raises(ValueError, match="device must be one of"):
         choose_device("tpu", [], [("cpu", "m")])
+
+
+def test_quality_fields_of_the_shipped_sets():
+    """Every quality set has a max_tokens (smoke keeps the benchmark default); every meeting-notes and
+    edge-summarizer prompt has facts and checks; the code prompt has test cases."""
+    prompts = config.load_prompts()
+    assert all(prompts.sets[name].max_tokens for name in ("local-inference", "meeting-notes", "edge-summarizer"))
+    for name in ("meeting-notes", "edge-summarizer"):
+        assert all(p.facts and p.checks for p in prompts.sets[name].prompts)
+    square = next(p for p in prompts.sets["local-inference"].prompts if p.id == "python-square")
+    assert square.code.function == "square" and len(square.code.cases) >= 3
+
+
+@pytest.mark.parametrize("mutate, where, what", [
+    (lambda p: p["facts"][0].update(who=["Marcus"]), r"prompts\[0\]\(product-standup\)\.facts\[0\]\(launch-date\)",
+     "lowercase"),
+    (lambda p: p["checks"].append({"kind": "bullets"}), r"prompts\[0\]\(product-standup\)\.checks\[\d+\]", "count"),
+    (lambda p: p["checks"].append({"kind": "paragraphs", "count": 2}), r"checks\[\d+\]\.kind", "sentences"),
+    (lambda p: p["facts"].append(dict(p["facts"][0])), r"prompts\[0\]\(product-standup\)", "duplicate fact ids"),
+    (lambda p: p.update(code={"function": "not a name", "cases": []}), r"code\.function", "pattern"),
+])
+def test_bad_quality_fields_name_file_set_prompt_and_field(tmp_path, mutate, where, what):
+    data = json.loads(config.PROMPTS_FILE.read_text())
+    mutate(data["sets"]["meeting-notes"]["prompts"][0])
+    with pytest.raises(config.ConfigError) as err:
+        config.load_prompts(_write(tmp_path, "prompts.json", data))
+    text = str(err.value)
+    assert "prompts.json" in text and "sets.meeting-notes." in text
+    assert re.search(where, text) and what in text
+
+
+def test_bad_max_tokens_is_named(tmp_path):
+    data = json.loads(config.PROMPTS_FILE.read_text())
+    data["sets"]["smoke"]["max_tokens"] = 0
+    with pytest.raises(config.ConfigError, match=r"sets\.smoke\.max_tokens"):
+        config.load_prompts(_write(tmp_path, "prompts.json", data))
+
+
+def test_fingerprint_ignores_unset_quality_fields():
+    """A set without the quality fields keeps the fingerprint its recorded runs carry."""
+    prompt_set = config.PromptSet(description="d", prompts=[config.Prompt(id="a", text="q")])
+    legacy = {"description": "d", "system": None, "prompts": [{"id": "a", "text": "q", "facets": [], "reference": None}]}
+    expected = hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:16]
+    assert prompt_set.fingerprint() == expected
+    assert config.PromptSet(description="d", max_tokens=99, prompts=prompt_set.prompts).fingerprint() != expected
+
+
+def test_bench_uses_the_sets_max_tokens_unless_told(monkeypatch):
+    from helpers.bench.settings import ENV_MAX_TOKENS, resolve_config
+
+    monkeypatch.delenv(ENV_MAX_TOKENS, raising=False)
+    meeting = config.load_prompts().sets["meeting-notes"].max_tokens
+    assert resolve_config({"models": "a", "prompts": "meeting-notes"}).max_tokens == meeting
+    assert resolve_config({"models": "a", "prompts": "meeting-notes", "max_tokens": 48}).max_tokens == 48
+    assert resolve_config({"models": "a", "prompts": "smoke"}).max_tokens == 64  # a set without one: the default

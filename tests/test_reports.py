@@ -68,7 +68,7 @@ def test_html_report_is_self_contained_with_every_chart_embedded(written: dict[s
     text = soup.get_text(" ")
     ranking = pd.read_csv(written["comparison"])
     assert f"Recommendation: {ranking.iloc[0]['model']}" in text
-    assert "ESTIMATE" in text and "heuristic" in text
+    assert "ESTIMATE" in text and "heuristic" in text and "pairwise accuracy" in text
     assert len(soup.find_all("table")) >= 5
     summary = soup.find("h2", string="Benchmark summary").find_next("table")
     header = [th.get_text() for th in summary.find_all("th")]
@@ -81,7 +81,7 @@ def test_html_report_is_self_contained_with_every_chart_embedded(written: dict[s
 def test_markdown_report_has_the_selection_sections_and_links_existing_charts(written: dict[str, Path]) -> None:
     markdown = written["markdown"].read_text(encoding="utf-8")
     assert markdown.startswith("# Benchmark report")
-    for heading in ("## Summary per model", "## Recommendation", "## Quality (automatic metrics)", "## Judge",
+    for heading in ("## Summary per model", "## Recommendation", "## Quality", "## Judge",
                     "## Gates", "## Comparison and ranking", "## Cost and energy (ESTIMATE)",
                     "## Compared with the baseline run", "## Charts"):
         assert heading in markdown
@@ -156,7 +156,7 @@ def test_a_changed_prompt_set_is_refused(runs: tuple[Path, Path], tmp_path: Path
 
 def test_quality_vs_latency_draws_the_pareto_front_through_the_undominated_models() -> None:
     table = pd.DataFrame({"model": ["fast", "good", "slow"], "e2e_ms_p95": [150.0, 400.0, 900.0],
-                          "mean_facet_score": [2.0, 4.5, 4.0], "pareto": [True, True, False]})
+                          "mean_quality_score": [2.0, 4.5, 4.0], "pareto": [True, True, False]})
     fig = plots.quality_vs_latency(table)
     front = fig.axes[0].lines[0]
     assert list(front.get_xdata()) == [150.0, 400.0] and list(front.get_ydata()) == [2.0, 4.5]

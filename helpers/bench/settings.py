@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from ..core.config import ConfigError, PromptSet
+from ..core.config import ConfigError, PromptSet, resolve_prompt_set
 from ..core.devices import DEVICES
 from ..core.lists import comma_list
 from ..measure.prompt_cache import COLD, request_fields
@@ -179,6 +179,9 @@ def settings_from_env() -> dict[str, Any]:
 def resolve_config(settings: Mapping[str, Any] | None = None, saved: Mapping[str, Any] | None = None) -> BenchConfig:
     """Explicit settings (None = not given) over environment variables over a resumed run's saved config over defaults.
 
+    max_tokens, when nothing sets it, is the prompt set's `max_tokens` (prompts.json; measured so no answer of the
+    set is cut), else 64.
+
     The target defaults to `http` when an endpoint is configured; an endpoint from the environment is ignored by
     the in-process target.
     """
@@ -193,4 +196,8 @@ def resolve_config(settings: Mapping[str, Any] | None = None, saved: Mapping[str
     unknown = sorted(set(chosen) - set(SOURCES))
     if unknown:
         raise ConfigError(f"unknown benchmark setting(s) {unknown}; known: {sorted(SOURCES)}")
+    if "max_tokens" not in chosen:  # the prompt set's quality budget: enough that no answer of the set is cut
+        set_max_tokens = resolve_prompt_set(chosen.get("prompts"))[1].max_tokens
+        if set_max_tokens:
+            chosen["max_tokens"] = set_max_tokens
     return BenchConfig(**chosen)

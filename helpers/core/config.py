@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -93,8 +93,8 @@ class ModelEntry(_Strict):
 class SelectionGates(_Strict):
     """Constraints a model must meet before weights rank it (`compare.apply_gates`); notebook 05 overrides them."""
 
-    quality_floor: float | None = Field(default=3.0, ge=1, le=5, description="minimum mean facet score (1-5) on "
-                                        "the task's prompt set; null: no quality gate")
+    quality_floor: float | None = Field(default=3.0, ge=1, le=5, description="minimum mean quality score (1-5, "
+                                        "the calibrated scorer) on the task's prompt set; null: no quality gate")
     memory_budget_mb: float | None = Field(default=4000, gt=0, description="maximum peak process memory (MB); "
                                            "null: no memory gate")
     licenses: list[str] | None = Field(default=None, description="licenses a product may ship (lowercase SPDX-like "
@@ -121,9 +121,83 @@ class ModelsConfig(_Strict):
         return self
 
 
+def _refuse_duplicates(kind: str, ids: list[str]) -> None:
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate {kind} ids {duplicates}")
+
+
 class Facet(_Strict):
     name: str
     accept: list[str] = Field(min_length=1, description="lowercase variants, matched as substrings")
+
+
+CheckKind = Literal["sentences", "bullets", "words", "max_words", "number", "max_code_lines", "grounded", "no_repeats"]
+# Which checks need a `count` (a whole number) and which a `value` (the expected text).
+_COUNT_CHECKS = {"sentences", "bullets", "words", "max_words", "max_code_lines"}
+
+
+class Check(_Strict):
+    """One instruction a program can decide (IFEval-style, Zhou et al. 2023): `evaluate.checks` decides it.
+
+    sentences / bullets / words: exactly `count`; max_words: at most `count` words; max_code_lines: the answer's
+    code has at most `count` non-empty lines; number: the answer's last non-negated number equals `value`; grounded: every
+    number and date the answer names occurs in the prompt, its reference or its facts (nothing invented);
+    no_repeats: no sentence or line is repeated."""
+
+    kind: CheckKind
+    count: int | None = Field(default=None, ge=1)
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _argument(self) -> "Check":
+        if self.kind in _COUNT_CHECKS and self.count is None:
+            raise ValueError(f"check '{self.kind}' needs a 'count' (a whole number from 1)")
+        if self.kind == "number" and not self.value:
+            raise ValueError("check 'number' needs a 'value' (the expected number, e.g. \"4\")")
+        return self
+
+
+class CodeCase(_Strict):
+    """One test case: the function called with `args` must return `expected` (compared with ==)."""
+
+    args: list[Any]
+    expected: Any
+
+
+class CodeSpec(_Strict):
+    """Code the answer must contain: a function, run against `cases` in a sandbox (`evaluate.code_tests`)."""
+
+    function: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="expected name; an answer defining one "
+                          "other top-level function is tested with that one")
+    cases: list[CodeCase] = Field(min_length=1)
+
+
+class Fact(_Strict):
+    """One atomic fact a correct answer states (`evaluate.facts`): who does what by when, a decision, a claim.
+
+    `what`: lowercase variants naming the task, decision or claim (the anchor); `who` / `when`: accepted owner names
+    and dates, bound to the anchor within one statement; `contra`: phrases that contradict the fact when they
+    occur in the anchor's statement (the decision inverted, the claim reversed); `value`: variants of which one must
+    stand in the anchor's statement too (what was decided: "2.5", "compressed"); `others_ok`: names that may
+    stand beside the anchor without contradicting `who` (e.g. the person an offer goes to)."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    text: str = Field(min_length=1)
+    what: list[str] = Field(min_length=1)
+    who: list[str] = []
+    when: list[str] = []
+    value: list[str] = []
+    contra: list[str] = []
+    others_ok: list[str] = []
+
+    @model_validator(mode="after")
+    def _lowercase(self) -> "Fact":
+        for field_name in ("what", "who", "when", "value", "contra", "others_ok"):
+            upper = [v for v in getattr(self, field_name) if v != v.lower() or not v.strip()]
+            if upper:
+                raise ValueError(f"{field_name} variants must be lowercase and non-empty; got {upper}")
+        return self
 
 
 class Prompt(_Strict):
@@ -131,24 +205,45 @@ class Prompt(_Strict):
     text: str = Field(min_length=1)
     facets: list[Facet] = []
     reference: str | None = None
+    checks: list[Check] = []
+    code: CodeSpec | None = None
+    facts: list[Fact] = []
+
+    @model_validator(mode="after")
+    def _unique_fact_ids(self) -> "Prompt":
+        _refuse_duplicates("fact", [fact.id for fact in self.facts])
+        return self
+
+
+# Quality fields added after runs were recorded: left out of the fingerprint while unset, so a set without them
+# keeps the fingerprint its runs recorded.
+_NEW_SET_FIELDS, _NEW_PROMPT_FIELDS = ("max_tokens",), ("checks", "code", "facts")
 
 
 class PromptSet(_Strict):
     description: str
     system: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=8192, description="output tokens per answer the "
+                                   "benchmark asks for by default: enough that no answer of the set is cut "
+                                   "(quality is scored on complete answers)")
     prompts: list[Prompt] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "PromptSet":
-        ids = [p.id for p in self.prompts]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate prompt ids {duplicates}")
+        _refuse_duplicates("prompt", [p.id for p in self.prompts])
         return self
 
     def fingerprint(self) -> str:
         """sha256 of the set's content: two runs with the same hash asked the same questions."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        data = self.model_dump(mode="json")
+        for name in _NEW_SET_FIELDS:
+            if data[name] is None:
+                del data[name]
+        for prompt in data["prompts"]:
+            for name in _NEW_PROMPT_FIELDS:
+                if not prompt[name]:
+                    del prompt[name]
+        blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -178,10 +273,26 @@ def _read_json(path: Path) -> object:
         raise ConfigError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
 
 
-def _explain(path: Path, exc: ValidationError) -> ConfigError:
+def _location(loc: tuple, data: object) -> str:
+    """A pydantic error location as a path, with each list entry that has an `id` named by it:
+    `sets.meeting-notes.prompts[0](product-standup).facts[1](crash-fix).who`."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            named = f"({node['id']})" if isinstance(node, dict) and isinstance(node.get("id"), str) else ""
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{part}]{named}"]
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+            parts.append(str(part))
+    return ".".join(parts)
+
+
+def _explain(path: Path, exc: ValidationError, data: object = None) -> ConfigError:
     lines = [f"{path}: {exc.error_count()} problem(s):"]
     for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        where = _location(err["loc"], data) or "(top level)"
         lines.append(f"  - {where}: {err['msg']}")
     lines.append(f"Fix the named field(s) in {path.name}; the kit's schema is in helpers/core/config.py.")
     return ConfigError("\n".join(lines))
@@ -198,7 +309,7 @@ def _validated(schema: type[_Model], path: Path, data: object) -> _Model:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        raise _explain(path, exc) from None
+        raise _explain(path, exc, data) from None
 
 
 def load_models(path: str | Path = MODELS_FILE) -> ModelsConfig:

@@ -1,1 +1,1 @@
-"""Judging answers and choosing models: quality, ROUGE, the judge, comparison, gates, ranking, routing."""
+"""Judging answers and choosing models: quality scorers (facets, ROUGE, judge, checks, code tests, facts), gates, ranking."""

@@ -9,7 +9,7 @@ which every model is equal scores 1 for all, so it cannot decide):
 | latency    | e2e_ms_p95          | lower  | benchmark summary (slow tail of end-to-end latency)      |
 | throughput | decode_tps_median   | higher | benchmark summary                                        |
 | memory     | peak_rss_mb         | lower  | benchmark summary                                        |
-| quality    | mean_facet_score    | higher | `facets.quality_summary` (facet HEURISTIC, 1-5)          |
+| quality    | mean_quality_score  | higher | `evaluate.uncertainty.model_quality` (calibrated, 1-5)   |
 | disk       | disk_mb             | lower  | benchmark summary, else models.json `size_mb`            |
 | license    | license_score       | higher | models.json `license`, scored by `LICENSE_SCORES`        |
 
@@ -42,6 +42,7 @@ import pandas as pd
 from ..bench.summary import measured_trials
 from ..core.config import ModelsConfig, SelectionGates, size_class
 from ..serve.registry import find_bundled
+from . import uncertainty
 
 Direction = Literal["lower", "higher"]
 
@@ -59,7 +60,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "latency": Dimension("e2e_ms_p95", "lower", "p95 end-to-end latency (ms)"),
     "throughput": Dimension("decode_tps_median", "higher", "median decode rate (tokens/s)"),
     "memory": Dimension("peak_rss_mb", "lower", "peak process memory (MB)"),
-    "quality": Dimension("mean_facet_score", "higher", "facet score (1-5, heuristic)"),
+    "quality": Dimension("mean_quality_score", "higher", "quality score (1-5, calibrated scorer)"),
     "disk": Dimension("disk_mb", "lower", "model files on disk (MB)"),
     "license": Dimension("license_score", "higher", "license permissiveness (0-1)"),
 }
@@ -71,7 +72,11 @@ LICENSE_SCORES: dict[str, float] = {"apache-2.0": 1.0, "mit": 1.0, "bsd-3-clause
 UNKNOWN_LICENSE_SCORE = 0.0
 COMPARISON_COLUMNS = ["model", "status", "params_b", "size_class", "license", "license_score", "e2e_ms_p50",
                       "e2e_ms_p95", "ttft_ms_p50", "ttft_any_ms_p50", "decode_tps_median", "output_tps_median",
-                      "reasoning_tokens_mean", "peak_rss_mb", "disk_mb", "mean_facet_score", "facet_coverage"]
+                      "reasoning_tokens_mean", "peak_rss_mb", "disk_mb", "mean_quality_score", "quality_ci_low",
+                      "quality_ci_high", "quality_sd", "n_prompts", "n_cut", "quality_method", "mean_facet_score",
+                      "facet_coverage"]
+QUALITY_TABLE_COLUMNS = ["mean_quality_score", "quality_ci_low", "quality_ci_high", "quality_sd", "n_prompts", "n_cut",
+                         "quality_method", "mean_facet_score", "facet_coverage"]
 
 
 # --- the comparison table -----------------------------------------------------------------------------------------
@@ -87,7 +92,8 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     """One row per model of the benchmark summary: speed (TTFT = first answer token, ttft_any = first token of any
     kind, reasoning tokens: a reasoning model's answer waits for its thinking), memory, quality, footprint, license.
 
-    `quality` is `facets.quality_summary(...)` (or None: quality columns missing). A model missing from
+    `quality` is the report's per-model quality table (`evaluate.uncertainty.model_quality` joined with
+    `facets.quality_summary`; or None: quality columns missing). A model missing from
     models.json keeps an unknown license and size (scored worst) rather than failing the comparison.
     """
     table = summary.copy()
@@ -101,9 +107,8 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     catalog_size = pd.Series([entry.size_mb if entry else np.nan for entry in entries.values()], index=table.index)
     table["disk_mb"] = pd.to_numeric(table["disk_mb"], errors="coerce").fillna(catalog_size)
     if quality is not None and not quality.empty:
-        table = table.merge(quality[["model", "mean_facet_score", "facet_coverage"]], on="model", how="left")
-    else:
-        table["mean_facet_score"] = table["facet_coverage"] = np.nan
+        present = [c for c in QUALITY_TABLE_COLUMNS if c in quality.columns]
+        table = table.merge(quality[["model", *present]], on="model", how="left")
     return table.reindex(columns=COMPARISON_COLUMNS).reset_index(drop=True)  # a summary without a column: NaN
 
 
@@ -153,7 +158,7 @@ def rank_models(table: pd.DataFrame, weights: Mapping[str, float] | None = None)
     return ranked.sort_values(["rank", "model"], kind="stable").reset_index(drop=True)
 
 
-def pareto_front(table: pd.DataFrame, quality: str = "mean_facet_score", latency: str = "e2e_ms_p95") -> pd.Series:
+def pareto_front(table: pd.DataFrame, quality: str = "mean_quality_score", latency: str = "e2e_ms_p95") -> pd.Series:
     """True for models no other model beats on both quality (higher) and latency (lower), i.e. not dominated.
 
     A model without either value is never on the front.
@@ -180,9 +185,12 @@ def _value(row: pd.Series, name: str) -> str:
     return f"{value:,.2f}" if name == "quality" else f"{value:,.0f}"
 
 
-def recommendation(ranked: pd.DataFrame, weights: Mapping[str, float] | None = None) -> str:
+def recommendation(ranked: pd.DataFrame, weights: Mapping[str, float] | None = None,
+                   quality_note: str | None = None) -> str:
     """A paragraph built from the ranking: which model, why (its strongest weighted dimensions), what it costs
-    (where others beat it), framed as the smaller (SLM) versus the larger model of the comparison."""
+    (where others beat it), framed as the smaller (SLM) versus the larger model of the comparison; whether the
+    quality data can separate it from the others (`uncertainty.separation_text`), and `quality_note` (which scorer
+    the quality score is and its measured accuracy)."""
     if ranked.empty:
         return "No model to recommend: the comparison is empty."
     resolved = resolve_weights(weights)
@@ -212,8 +220,10 @@ def recommendation(ranked: pd.DataFrame, weights: Mapping[str, float] | None = N
         parts.append(_size_framing(ranked, best))
     if best["missing"]:
         parts.append(f"No data for {best['missing']}: scored as worst there; measure it before deciding.")
-    parts.append("Quality here is a substring heuristic over facets, and small samples give wide intervals: "
-                 "confirm with manual annotation and more rounds before shipping.")
+    separation = uncertainty.separation_text(ranked)
+    if separation:
+        parts.append(separation)
+    parts.append(quality_note or "Quality is measured on few prompts: confirm with manual annotation before shipping.")
     return " ".join(parts)
 
 
@@ -311,11 +321,11 @@ def gate_failures(row: pd.Series, gates: SelectionGates) -> list[str]:
     """Why a comparison-table row fails `gates` (empty when it passes); an unknown value fails its gate."""
     failures = []
     if gates.quality_floor is not None:
-        quality = row.get("mean_facet_score")
+        quality = row.get("mean_quality_score")
         if pd.isna(quality):
             failures.append("quality unknown (no scored answers)")
         elif quality < gates.quality_floor:
-            failures.append(f"quality {quality:.2f} < floor {gates.quality_floor:g} (facet score 1-5)")
+            failures.append(f"quality {quality:.2f} < floor {gates.quality_floor:g} (quality score 1-5)")
     if gates.memory_budget_mb is not None:
         memory = row.get("peak_rss_mb")
         if pd.isna(memory):
@@ -368,7 +378,7 @@ def gated_ranking(table: pd.DataFrame, gates: SelectionGates,
 
 
 def gated_recommendation(ranked: pd.DataFrame, gates: SelectionGates,
-                         weights: Mapping[str, float] | None = None) -> str:
+                         weights: Mapping[str, float] | None = None, quality_note: str | None = None) -> str:
     """`recommendation` over the models that passed the gates, then which gate excluded which model; when none
     passed, no recommendation and why."""
     passing = ranked[ranked["passed"]].reset_index(drop=True)
@@ -379,5 +389,5 @@ def gated_recommendation(ranked: pd.DataFrame, gates: SelectionGates,
         return (f"**No recommendation: no model passes the gates.** {gate_line} excluded every model: {exclusions}. "
                 "Lower a gate only if the task allows it (e.g. a smaller quality floor for drafts), or add a "
                 "stronger model to the comparison.")
-    text = recommendation(passing, weights)
+    text = recommendation(passing, weights, quality_note)
     return text + (f" {gate_line} excluded: {exclusions}." if exclusions else f" Every model passed the gates ({gates_text(gates)}).")

@@ -30,22 +30,33 @@ def _present(values: Iterable[object]) -> np.ndarray:
     return np.asarray([float(v) for v in values if not pd.isna(v)], dtype=float)
 
 
-def median_ci95(
-    values: Iterable[object], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
-) -> tuple[float, float] | None:
-    """95% percentile-bootstrap confidence interval of the median (fixed seed: reproducible); None when n < 2."""
+def _bootstrap_ci95(values: Iterable[object], statistic, resamples: int, seed: int) -> tuple[float, float] | None:
     data = _present(values)
     n = data.size
     if n < 2:
         return None
     rng = np.random.default_rng(seed)
     batch = max(1, _BOOTSTRAP_BATCH_ELEMENTS // n)
-    medians = np.concatenate([
-        np.median(data[rng.integers(0, n, size=(min(batch, resamples - done), n))], axis=1)
+    estimates = np.concatenate([
+        statistic(data[rng.integers(0, n, size=(min(batch, resamples - done), n))], axis=1)
         for done in range(0, resamples, batch)
     ])
-    low, high = np.percentile(medians, [2.5, 97.5], method="linear")
+    low, high = np.percentile(estimates, [2.5, 97.5], method="linear")
     return float(low), float(high)
+
+
+def median_ci95(
+    values: Iterable[object], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float] | None:
+    """95% percentile-bootstrap confidence interval of the median (fixed seed: reproducible); None when n < 2."""
+    return _bootstrap_ci95(values, np.median, resamples, seed)
+
+
+def mean_ci95(
+    values: Iterable[object], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float] | None:
+    """95% percentile-bootstrap confidence interval of the mean (fixed seed: reproducible); None when n < 2."""
+    return _bootstrap_ci95(values, np.mean, resamples, seed)
 
 
 def _small_sample_warnings(n: int) -> list[str]:

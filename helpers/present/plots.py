@@ -167,25 +167,32 @@ def load_time(summary: pd.DataFrame) -> Figure:
 
 
 def quality_vs_latency(comparison: pd.DataFrame) -> Figure:
-    """Facet quality score against p95 latency per model, the Pareto front joined by a line.
+    """Quality score (1-5, the calibrated scorer) against p95 latency per model, with its 95% CI over prompts as an
+    error bar when known, the Pareto front joined by a line.
 
-    Takes `compare.rank_models(...)` (columns model, e2e_ms_p95, mean_facet_score, pareto).
+    Takes `compare.rank_models(...)` (columns model, e2e_ms_p95, mean_quality_score, pareto; optional
+    quality_ci_low / quality_ci_high).
     """
-    data = comparison.dropna(subset=["e2e_ms_p95", "mean_facet_score"])
+    data = comparison.dropna(subset=["e2e_ms_p95", "mean_quality_score"])
     fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title("Quality vs p95 latency (top left is better)")
     ax.grid(alpha=0.3)
     front = data[data["pareto"].astype(bool)].sort_values("e2e_ms_p95")
-    ax.step(front["e2e_ms_p95"], front["mean_facet_score"], where="post", color=_OUTLIER_COLOR, alpha=0.6,
+    ax.step(front["e2e_ms_p95"], front["mean_quality_score"], where="post", color=_OUTLIER_COLOR, alpha=0.6,
             marker="o", markersize=14, markerfacecolor="none",
             label="Pareto front (no model is both faster and better)")
-    ax.scatter(data["e2e_ms_p95"], data["mean_facet_score"], s=60, color=_POINT_COLOR, zorder=3, label="model")
+    ax.scatter(data["e2e_ms_p95"], data["mean_quality_score"], s=60, color=_POINT_COLOR, zorder=3, label="model")
+    if {"quality_ci_low", "quality_ci_high"} <= set(data.columns):
+        known = data.dropna(subset=["quality_ci_low", "quality_ci_high"])
+        ax.errorbar(known["e2e_ms_p95"], known["mean_quality_score"], fmt="none", ecolor=_POINT_COLOR, alpha=0.5,
+                    yerr=[known["mean_quality_score"] - known["quality_ci_low"],
+                          known["quality_ci_high"] - known["mean_quality_score"]], capsize=4)
     for row in data.itertuples():
-        ax.annotate(row.model, (row.e2e_ms_p95, row.mean_facet_score), xytext=(6, 4), textcoords="offset points",
+        ax.annotate(row.model, (row.e2e_ms_p95, row.mean_quality_score), xytext=(6, 4), textcoords="offset points",
                     fontsize="small")
     ax.set_xlabel("p95 end-to-end latency (ms), lower is better")
-    ax.set_ylabel("facet score 1-5 (substring heuristic), higher is better")
+    ax.set_ylabel("quality score 1-5 (95% CI over prompts), higher is better")
     ax.set_ylim(0.8, 5.2)
     ax.set_xlim(left=0, right=max(float(data["e2e_ms_p95"].max()) * 1.3, 1.0) if not data.empty else 1.0)
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
                    *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]
 VALUE_COLUMNS = ["model", "params_b", "license", *(d.column for d in compare.DIMENSIONS.values() if d.column != "license_score")]
+QUALITY_DETAIL = ["quality_ci_low", "quality_ci_high", "n_cut"]  # beside the values: the quality CI, answers cut
+
+
+def value_table(ranked: pd.DataFrame) -> pd.DataFrame:
+    """The values behind the ranking's scores, with the quality CI and the answers cut."""
+    return ranked.reindex(columns=[*VALUE_COLUMNS, *QUALITY_DETAIL])
 
 
 def png_bytes(figure: Figure) -> bytes:
@@ -57,15 +63,39 @@ def _price_text(estimate: pd.DataFrame) -> str:
     return f"in {currency} at {price:.2f} {currency}/kWh"
 
 
+def quality_intro(selection: Selection) -> str:
+    """What the quality score is: the scorer, its measured accuracy, how many answers were cut, the CI."""
+    scores = selection.scores
+    n_cut = int(scores["truncated"].sum()) if "truncated" in scores else 0
+    measured = ("measured on the labelled pairs of calibration/pairs.jsonl (a pair is right when the better answer "
+                "scores higher; ties are not right; dev = pairs the scorers' author read, test = held out)"
+                if selection.calibration else "not yet measured: run benchmarks/quality_calibration.py")
+    return (f"`quality_score` (1-5) is the **{selection.quality_method}** scorer, chosen as the best of every scorer "
+            f"below, {measured}. `mean_quality_score` weighs each prompt once; `quality_ci_low`-`quality_ci_high`: "
+            f"its 95% bootstrap interval over prompts. {n_cut} of {len(scores)} answers were cut at the token cap "
+            "(`n_cut`): they are scored as incomplete (at most 3 of 5). Facet coverage (substring heuristic) and "
+            "ROUGE-L (word overlap with the reference) are shown for comparison: both are blind to meaning.")
+
+
+def scorer_accuracy(selection: Selection) -> pd.DataFrame:
+    """Every scorer's pairwise accuracy on the calibration set: scorer, dev, test, all (right / n), empty when
+    not measured."""
+    if not selection.calibration:
+        return pd.DataFrame(columns=["scorer", "dev", "test", "all"])
+    rows = pd.DataFrame(selection.calibration["rows"])
+    rows = rows[rows["kind"] == "all"]
+    rows["cell"] = [f"{r}/{n} ({a:.0%})" for r, n, a in zip(rows["right"], rows["n"], rows["accuracy"].fillna(0))]
+    table = rows.pivot(index="scorer", columns="split", values="cell").reindex(columns=["dev", "test", "all"])
+    return table.reset_index().sort_values("scorer", key=lambda c: c != selection.quality_method, kind="stable")
+
+
 def selection_markdown(selection: Selection) -> str:
     """The selection sections appended to the benchmark report; charts are linked as PNG files beside it."""
     parts = [
         "## Recommendation\n\n" + selection.recommendation + "\n",
-        "## Quality (automatic metrics)\n\nTwo automatic metrics, both blind to meaning: facet coverage, a substring "
-        "heuristic (an answer scores 1 + 4 × the share of the prompt's key points it names, 1-5), and ROUGE-L F1 "
-        "against the prompt's reference answer (0-1, rouge-score). `mean_judge_score`: the judge's mean grade (1-5). "
-        "Confirm with manual annotation (notebook 05).\n\n"
-        + (markdown_table(selection.quality) if not selection.quality.empty else "_no scored answers_\n"),
+        "## Quality\n\n" + quality_intro(selection) + " `mean_judge_score`: the judge's mean grade (1-5).\n\n"
+        + (markdown_table(selection.quality) if not selection.quality.empty else "_no scored answers_\n")
+        + "\nEvery scorer's pairwise accuracy on the calibration set:\n\n" + markdown_table(scorer_accuracy(selection)),
         judge_markdown(selection),
         f"## Gates\n\nBefore weights, each model must pass: {compare.gates_text(selection.gates)} (models.json "
         "`gates`). Excluded models are not ranked.\n\n"
@@ -73,7 +103,7 @@ def selection_markdown(selection: Selection) -> str:
         f"## Comparison and ranking\n\nWeights: {_weights_text(selection.weights)}. Each dimension is scored 0 "
         "(worst of these models) to 1 (best); `weighted_score` is the weighted mean; `pareto`: no other model is "
         "both better in quality and faster at p95.\n\n" + markdown_table(selection.ranked[RANKING_COLUMNS])
-        + "\nThe values behind the scores:\n\n" + markdown_table(selection.ranked[VALUE_COLUMNS]),
+        + "\nThe values behind the scores:\n\n" + markdown_table(value_table(selection.ranked)),
         "## Cost and energy (ESTIMATE)\n\nEnergy and electricity cost per 1k output tokens = watts × seconds per 1k "
         f"tokens (median output_tps), one request at a time; cost {_price_text(selection.energy)}. An estimate, not a "
         "measurement of this machine's power.\n\n" + markdown_table(selection.energy),
@@ -147,15 +177,15 @@ def to_html(selection: Selection) -> str:
         "<h2>Benchmark summary</h2>" + _html_table(run.summary[SUMMARY_COLUMNS]) + _SUMMARY_NOTE
         + f"<h3>Roofline</h3><p class='note'>{html.escape(EXPLANATION)} Bandwidth: "
         f"{html.escape(bandwidth_summary(run.header.get('bandwidth')))}.</p>",
-        "<h2>Quality (automatic metrics)</h2><p class='note'>Facet coverage (substring heuristic, 1-5) and ROUGE-L "
-        "F1 against the reference (0-1): both blind to meaning.</p>"
-        + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>"),
+        f"<h2>Quality</h2><p class='note'>{_inline_markdown(quality_intro(selection))}</p>"
+        + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>")
+        + "<p>Every scorer's pairwise accuracy on the calibration set:</p>" + _html_table(scorer_accuracy(selection)),
         f"<h2>Judge</h2><p>{html.escape(selection.judge_note)}</p>"
         + (_html_table(selection.judge_parse) if selection.judge_parse is not None else ""),
         f"<h2>Gates</h2><p>{html.escape(compare.gates_text(selection.gates))}</p>"
         + _html_table(selection.ranked[["model", "passed", "excluded_by"]]),
         f"<h2>Ranking</h2><p>Weights: {html.escape(_weights_text(selection.weights))}</p>"
-        + _html_table(selection.ranked[RANKING_COLUMNS]) + _html_table(selection.ranked[VALUE_COLUMNS]),
+        + _html_table(selection.ranked[RANKING_COLUMNS]) + _html_table(value_table(selection.ranked)),
         "<h2>Cost and energy <span class='estimate'>ESTIMATE</span></h2>"
         f"<p class='note'>watts × seconds per 1k output tokens; electricity only; cost "
         f"{html.escape(_price_text(selection.energy))}.</p>" + _html_table(selection.energy),

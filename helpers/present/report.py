@@ -1,16 +1,17 @@
 """The selection report of a run folder: quality, comparison and ranking, cost estimate, charts, recommendation.
 
-`select(run)` scores the run's answers with two automatic metrics (facet coverage HEURISTIC and ROUGE-L against
-the prompts' references), adds the judge's verdicts when given (`judging.judge_run`: parse rate, agreement with
-the facet heuristic), joins them with the benchmark, models.json footprint and license
-(`compare.comparison_table`), applies the gates (quality floor, memory budget, license; models.json `gates`)
-and ranks the models that pass with the weights, estimates cost and energy, and, given a baseline run, compares
-the two. `write_reports(selection)` writes next to results.jsonl:
+`select(run)` scores the run's answers with every scorer of `evaluate.scoring` (facet coverage HEURISTIC, ROUGE-L
+against the prompts' references, instruction checks, code run against test cases, atomic facts) and takes
+`quality_score` from the scorer the calibration set measures best (`calibration/accuracy.json`), adds the
+judge's verdicts when given (`judging.judge_run`: parse rate, agreement with the facet heuristic), joins them
+with the benchmark, models.json footprint and license (`compare.comparison_table`), applies the gates (quality
+floor, memory budget, license; models.json `gates`) and ranks the models that pass with the weights, estimates
+cost and energy, and, given a baseline run, compares the two. `write_reports(selection)` writes next to results.jsonl:
 
 - through their one writer `bench.outputs.write_run_files`: `summary.csv` (the benchmark summary),
   `summary.json` (everything, as JSON), `benchmark_report.md` (the benchmark report with the selection sections
   appended, linking the charts),
-- `quality_scores.csv` (facet score and ROUGE-L per answer), `comparison.csv`, `energy_estimate.csv` (and
+- `quality_scores.csv` (every scorer and quality_score per answer), `comparison.csv`, `energy_estimate.csv` (and
   `run_comparison.csv`, `answer_diffs.csv` with a baseline),
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
@@ -36,7 +37,7 @@ from ..bench.results import RunFolderError
 from ..bench.summary import BenchmarkRun, json_records, load_run
 from ..core.config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
 from ..core.lists import comma_list
-from ..evaluate import compare, facets, judging, rouge
+from ..evaluate import answers, calibration, compare, facets, judging, scoring, uncertainty
 from ..evaluate.judge import judge_facet_agreement, judge_parse_rate
 from ..measure import energy
 from . import plots
@@ -56,8 +57,8 @@ class Selection:
 
     run: BenchmarkRun
     prompt_set: PromptSet
-    scores: pd.DataFrame  # facets.score_answers (+ rouge_l): one row per measured answer
-    quality: pd.DataFrame  # facets.quality_summary + rouge.rouge_summary (+ mean judge score): one row per model
+    scores: pd.DataFrame  # scoring.score_answers: one row per measured answer, every scorer
+    quality: pd.DataFrame  # uncertainty.model_quality + facet summary + mean_rouge_l (+ mean judge score): per model
     ranked: pd.DataFrame  # compare.gated_ranking: one row per model, passing ones ranked best first
     weights: dict[str, float]  # resolved, summing to 1
     energy: pd.DataFrame  # energy.energy_estimate
@@ -71,6 +72,8 @@ class Selection:
     judge_note: str = "no judge"
     judge_parse: pd.DataFrame | None = None  # judge_parse_rate
     judge_agreement: dict | None = None  # judge_facet_agreement
+    quality_method: str = scoring.DEFAULT_QUALITY_SCORER  # the scorer behind quality_score
+    calibration: dict | None = None  # calibration/accuracy.json: every scorer's measured pairwise accuracy
 
 
 def run_prompt_set(run: BenchmarkRun) -> PromptSet:
@@ -86,21 +89,38 @@ def run_prompt_set(run: BenchmarkRun) -> PromptSet:
     return prompt_set
 
 
-def _quality_tables(run: BenchmarkRun, prompt_set: PromptSet,
-                    judged: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(per-answer scores with rouge_l, per-model quality table with mean_rouge_l and mean_judge_score) or
+def quality_tables(run: BenchmarkRun, prompt_set: PromptSet, judged: pd.DataFrame | None,
+                    method: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(per-answer scores: `evaluate.scoring.score_answers`, every scorer and quality_score by `method`; per-model
+    quality table: `uncertainty.model_quality` with the facet summary, mean_rouge_l and mean_judge_score) or
     (empty, None) without answers."""
-    scores = facets.score_answers(run.trials, prompt_set) if not run.trials.empty else pd.DataFrame()
-    if scores.empty:
-        return scores, None
-    rouge_scores = rouge.rouge_scores(run.trials, prompt_set)
-    key = [c for c in ("model", "prompt_id", "round") if c in scores.columns]
-    scores = scores.merge(rouge_scores[key + ["rouge_l"]], on=key, how="left") if not rouge_scores.empty else scores
-    table = facets.quality_summary(scores).merge(rouge.rouge_summary(rouge_scores), on="model", how="left")
+    if run.trials.empty or answers.measured_answers(run.trials).empty:
+        return pd.DataFrame(), None
+    scores = scoring.score_answers(run.trials, prompt_set, judged, method)
+    facet_table = facets.quality_summary(facets.score_answers(run.trials, prompt_set))
+    table = uncertainty.model_quality(scores).merge(facet_table.drop(columns=["n", "n_prompts"]), on="model", how="left")
+    rouge_means = scores.groupby("model", sort=False)["rouge_l"].mean().astype(float).rename("mean_rouge_l")
+    table = table.merge(rouge_means.reset_index(), on="model", how="left")
     if judged is not None:
         judge_means = judged.groupby("model", sort=False)["judge_score"].mean().rename("mean_judge_score")
         table = table.merge(judge_means.astype(float).reset_index(), on="model", how="left")
     return scores, table
+
+
+def quality_note(method: str, measured: dict | None, n_cut: int, n_answers: int) -> str:
+    """The sentence the recommendation ends with: which scorer the quality score is, its measured pairwise accuracy
+    on the calibration set, and how many answers were cut."""
+    if measured is None:
+        accuracy = "not calibrated (no calibration/accuracy.json): treat it as unmeasured"
+    else:
+        best = measured["rows"]
+        overall = {r["split"]: r for r in best if r["scorer"] == method and r["kind"] == "all"}
+        accuracy = (f"it ranks {overall['all']['right']} of {overall['all']['n']} labelled calibration pairs right "
+                    f"({overall['all']['accuracy']:.0%}; dev {overall['dev']['accuracy']:.0%}, held-out test "
+                    f"{overall['test']['accuracy']:.0%})")
+    cut = (f"{n_cut} of {n_answers} answers were cut at the token cap and scored as incomplete"
+           if n_cut else f"none of the {n_answers} answers was cut at the token cap")
+    return f"Quality score: {method} ({accuracy}); {cut}."
 
 
 def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts: float = energy.DEFAULT_WATTS,
@@ -114,17 +134,20 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
     prompt_set = run_prompt_set(run)
     models = models or load_models()
     gates = gates or models.gates
-    scores, quality_table = _quality_tables(run, prompt_set, judged)
+    method, measured = calibration.best_scorer()
+    scores, quality_table = quality_tables(run, prompt_set, judged, method)
     table = compare.comparison_table(run.summary, quality_table, models)
     resolved = compare.resolve_weights(weights)
     ranked = compare.gated_ranking(table, gates, resolved)
+    note = quality_note(method, measured, int(scores["truncated"].sum()) if not scores.empty else 0, len(scores))
     selection = Selection(
         run=run, prompt_set=prompt_set, scores=scores,
         quality=quality_table if quality_table is not None else pd.DataFrame(),
         ranked=ranked, weights=resolved,
         energy=energy.energy_estimate(run.summary, watts, power_source, price_per_kwh, currency),
-        recommendation=compare.gated_recommendation(ranked, gates, resolved),
-        baseline=baseline, gates=gates, judged=judged, judge_note=judge_note,
+        recommendation=compare.gated_recommendation(ranked, gates, resolved, note),
+        baseline=baseline, gates=gates, judged=judged, judge_note=judge_note, quality_method=method,
+        calibration=measured,
     )
     if judged is not None:
         selection.judge_parse = judge_parse_rate(judged)
@@ -143,7 +166,8 @@ CHARTS: dict[str, Callable[[Selection], Figure | None]] = {
     "latency_distribution": lambda s: plots.latency_distribution(s.run.trials),
     "decode_rate": lambda s: plots.decode_rate(s.run.summary),
     "quality_vs_latency": lambda s: plots.quality_vs_latency(s.ranked),
-    "prompt_heatmap": lambda s: plots.prompt_heatmap(s.scores) if "facet_score" in s.scores else None,
+    "prompt_heatmap": lambda s: (plots.prompt_heatmap(s.scores, "quality_score", f"quality score 1-5 ({s.quality_method})")
+                                 if "quality_score" in s.scores else None),
     "memory_and_disk": lambda s: plots.memory_and_disk(s.run.summary),
 }
 
@@ -167,7 +191,8 @@ def write_reports(selection: Selection) -> dict[str, Path]:
         "quality": json_records(selection.quality), "comparison": json_records(selection.ranked),
         "weights": selection.weights, "energy_estimate": json_records(selection.energy),
         "recommendation": selection.recommendation, "run_comparison": json_records(selection.run_comparison),
-        "gates": selection.gates.model_dump(), "judge": {"note": selection.judge_note,
+        "gates": selection.gates.model_dump(), "quality_method": selection.quality_method,
+        "calibration": selection.calibration, "judge": {"note": selection.judge_note,
                                                          "parse_rate": json_records(selection.judge_parse),
                                                          "facet_agreement": selection.judge_agreement},
     }

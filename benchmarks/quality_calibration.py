@@ -91,9 +91,9 @@ def main() -> None:
             lambda v: "-" if pd.isna(v) else f"{v:.0%}").to_string())
     print("\ntime: " + ", ".join(f"{name} {seconds:.1f} s ({seconds / n_answers * 1000:.0f} ms per answer)"
                                 for name, seconds in timings.items()))
-    judges = (calibration.load_accuracy(args.out) or {}).get("judges", {})
-    if args.judge != "none":
-        run = run_judges(pairs, args)
+    run = run_judges(pairs, args) if args.judge != "none" else None
+    judges = (calibration.load_accuracy(args.out) or {}).get("judges", {})  # read after the slow judge run
+    if run is not None:
         judges[f"{args.judge}|{args.judge_split}|{args.per_kind or 'all'}"] = run
     path = calibration.write_accuracy(table, args.out, timings, args.pairs)
     if judges:

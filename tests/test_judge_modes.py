@@ -89,7 +89,7 @@ def test_pairwise_wins_only_when_both_orders_agree(monkeypatch: pytest.MonkeyPat
 
 def test_judge_prompts_never_name_the_answering_model() -> None:
     author = "qwen2.5-coder-0.5b-instruct-int4"
-    texts = [m["content"] for messages in (jm.checklist_messages(PROMPT, FACTS[0], "an answer"),
+    texts = [m["content"] for messages in (jm.checklist_messages(FACTS[0], "an answer"),
                                            jm.pairwise_messages(PROMPT, "one", "two"))
              for m in messages]
     assert all(author not in text and "model" not in text.lower() for text in texts)

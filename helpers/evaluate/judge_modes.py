@@ -21,9 +21,12 @@ that wrote it (the caller knows the author, the judge never does).
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from tqdm import tqdm
 
 from ..config import Fact, Prompt, PromptsConfig
 from ..quality import judge_messages, parse_verdict, visible_answer
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
 MODES = ("holistic", "checklist", "pairwise")
 CHECKLIST_MAX_TOKENS = 8
 PAIRWISE_MAX_TOKENS = 8
-HOLISTIC_MAX_TOKENS = 64
+HOLISTIC_MAX_TOKENS = 16  # the verdict comes first ("must start with SCORE:"); the reason is not read
 HOLISTIC_FALLBACK = "holistic grade (g - 1) / 4 for a prompt without facts"
 
 CHECKLIST_SYSTEM = (
@@ -55,9 +58,11 @@ _FACT_WORDS = {"yes": "stated", "contradicted": "contradicted", "missing": "miss
 Preference = Literal["a", "b", "tie"]
 
 
-def checklist_messages(prompt: Prompt, fact: Fact, answer: str) -> list[dict[str, str]]:
-    """Chat messages (system + user) asking whether `answer` (its visible part) states `fact` of `prompt`."""
-    user = (f"Question: {prompt.text}\n\nAnswer: {visible_answer(answer)}\n\nFact: {fact.text}\n\n"
+def checklist_messages(fact: Fact, answer: str) -> list[dict[str, str]]:
+    """Chat messages (system + user) asking whether `answer` (its visible part) states `fact`. The fact is the
+    truth to check against, so the prompt (a whole transcript) is left out: a short question is cheaper and
+    easier for a small judge."""
+    user = (f"Answer: {visible_answer(answer)}\n\nFact: {fact.text}\n\n"
             "Does the answer state this fact? Reply with one word: YES, CONTRADICTED or MISSING.")
     return [{"role": "system", "content": CHECKLIST_SYSTEM}, {"role": "user", "content": user}]
 
@@ -101,7 +106,7 @@ def checklist_grade(prompt: Prompt, answer: str, model: "IModel") -> ChecklistGr
         return ChecklistGrade((), int(grade is None), None if grade is None else (grade - 1) / 4, 1, fallback=True)
     results, unparsed = [], 0
     for fact in prompt.facts:
-        reply = _ask(model, checklist_messages(prompt, fact, answer), CHECKLIST_MAX_TOKENS)
+        reply = _ask(model, checklist_messages(fact, answer), CHECKLIST_MAX_TOKENS)
         status = None if reply is None else parse_fact_verdict(reply)
         unparsed += status is None
         results.append(FactResult(fact.id, status or "missing", ""))
@@ -186,7 +191,7 @@ def judge_pairs(pairs: "pd.DataFrame", prompts: PromptsConfig, model: "IModel", 
     scores: dict[str, dict[tuple[str, str], float | None]] = {f"judge_{mode}": {} for mode in modes}
     seconds = dict.fromkeys(modes, 0.0)
     unparsed = dict.fromkeys(modes, 0)
-    for pair in pairs.to_dict("records"):
+    for pair in tqdm(pairs.to_dict("records"), desc="judged pairs", file=sys.stderr):
         prompt = next(p for p in prompts.sets[pair["set"]].prompts if p.id == pair["prompt_id"])
         for side in ("better", "worse"):
             if "holistic" in modes:

@@ -172,6 +172,12 @@ class OpenAIServerRunner(_OverHttp):
                 "pass one of those ids (or its alias) with --models.")
         return seconds
 
+    def resolve_id(self) -> str:
+        """Without loading: the id to send, as the server lists the name (`endpoints.http_model_id`); EndpointError
+        naming the URL when nothing answers there."""
+        self.model_id = endpoints.http_model_id(self.name, self._client)
+        return self.model_id
+
     def unload(self) -> None:
         http_unload(self._base_url, self.name)
 

@@ -119,7 +119,10 @@ def _prepare(name: str, device: str, threads: int | None = None) -> tuple[Runner
     if not external:
         print("\n".join(runtime.start(quiet=True).messages), file=sys.stderr)
     runner = runners.open_runner(name, device=device, threads=threads)
-    seconds = runner.load()  # None: a plain OpenAI-compatible server without a load route
+    if isinstance(runner, runners.OpenAIServerRunner):  # a plain server serves what it lists: nothing to load
+        runner.resolve_id()
+        return runner, name
+    seconds = runner.load()
     if seconds is not None:
         where = f"at the service {service}" if service else f"at {external}" if external else "in-process"
         _say_loaded(runner.model_id, seconds, runner.device_note, where)

@@ -8,7 +8,8 @@ import openai
 import pytest
 
 from helpers import paths, runtime
-from helpers.timing import NO_STREAM_NOTE, TrialTiming, time_inprocess_chat, time_openai_chat
+from helpers.measure.recorder import NO_STREAM_NOTE
+from helpers.timing import TrialTiming, time_inprocess_chat, time_openai_chat
 
 from .conftest import SMOL
 from .fixture_server import ReceivedRequest, Script, serve

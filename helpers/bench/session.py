@@ -154,6 +154,7 @@ class _Session:
                 "model_id": runner.model_id, "target": self.target.name, "device": runner.device,
                 "device_note": runner.device_note, "execution_provider": runner.execution_provider,
                 "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
+                "ready_wait_s": runner.ready_wait_s,
             })
             if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
                 self.bar.write(f"{name}: {runner.device_note}")

@@ -7,7 +7,7 @@ with `"source": "endpoint"` and an `endpoint` URL is always reached over HTTP (`
 ones; its models.json name must be the id (or alias) the server lists.
 
 Adding an engine that is not OpenAI-compatible: write a `ModelRunner` (load -> seconds, chat -> `TrialTiming`
-filled through `timing._TrialRecorder`, unload, disk_mb) and a `Target` whose `open(name)` returns it, then
+filled through `measure.recorder.TrialRecorder`, unload, disk_mb) and a `Target` whose `open(name)` returns it, then
 return that target from `make_target` for a new `target` name (add it to `settings.TARGETS`). The protocol,
 records, statistics and reports need no change.
 """
@@ -22,7 +22,7 @@ from .. import app_service, runtime
 from .. import config as config_files
 from ..config import ConfigError
 from ..devices import DeviceChoice
-from ..service_routes import http_load, http_unload
+from ..service_routes import http_load, http_unload, wait_until_ready
 from ..timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
 from .settings import BenchConfig, Generation
 
@@ -42,6 +42,7 @@ class ModelRunner(Protocol):
     execution_provider: str | None
     context_length: int | None
     device_note: str  # why the device differs from the one asked for ("" when it does not)
+    ready_wait_s: float | None  # how long the load waited for a server still loading its model (None: no wait)
 
     def load(self) -> float | None:
         """Cold-load; seconds taken, None when the target cannot tell. Raises ModelNotFoundError or any error."""
@@ -68,6 +69,8 @@ class Target(Protocol):
 
 class LocalModel:
     """A Foundry Local model in this process, timed through the SDK (fresh ChatSession per trial)."""
+
+    ready_wait_s = None
 
     def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime) -> None:
         self.model, self._rt = model, rt
@@ -113,13 +116,15 @@ class LocalModelOverHttp(LocalModel):
 class EndpointModel:
     """A model behind an external OpenAI-compatible server; the name is passed through as given."""
 
-    device = execution_provider = context_length = None
+    device = execution_provider = context_length = ready_wait_s = None
     device_note = ""
 
     def __init__(self, name: str, base_url: str, client: OpenAI) -> None:
         self.name, self.model_id, self._base_url, self._client = name, name, base_url, client
 
     def load(self) -> float | None:
+        """Wait for a server still loading its model (bounded, said on screen), then its load route, if any."""
+        self.ready_wait_s = wait_until_ready(self._base_url)
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
         listed = runtime.served_model_ids(self._client)
         self.model_id = runtime.http_model_id(self.name, self._client)
@@ -146,7 +151,7 @@ class AppServiceModel:
     the device actually used, and why it differs from the one asked for, come from `app_service.load`.
     """
 
-    context_length = None
+    context_length = ready_wait_s = None
 
     def __init__(self, name: str, base_url: str, client: OpenAI, device: str) -> None:
         try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 from .. import __version__, prompt_cache, runtime
 from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
 from ..errors import error_text
+from ..measure.run_noise import CpuLoadSampler, machine_load
 from ..memory_fit import ModelTooLargeError
 from ..paths import DEFAULT_RUN_DIR
 from ..timing import TrialTiming
@@ -134,6 +136,7 @@ class _Session:
             return
         elsewhere = isinstance(runner, EndpointModel) and not isinstance(self.target, EndpointTarget)
         memory = PeakRssSampler(None if elsewhere else self.target.memory_pid).start()
+        load = CpuLoadSampler({os.getpid(), self.target.memory_pid}).start()
         loaded = False
         started = time.perf_counter()
         try:
@@ -162,12 +165,14 @@ class _Session:
         finally:
             unload_error = self._unload(runner) if loaded else None
             memory.stop()
+            load.stop()
             if loaded:
                 self.log.append({
                     "type": "model_done", "session": self.number, "time": _now(), "model": name,
                     "peak_rss_mb": memory.peak_mb, "rss_before_mb": memory.before_mb,
                     "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note, "duration_s": time.perf_counter() - started,
-                    "unload_error": unload_error,
+                    "unload_error": unload_error, "cpu_busy_pct": load.cpu_busy_pct,
+                    "other_cpu_pct": load.other_cpu_pct, "loadavg_1m": load.loadavg_1m,
                 })
 
     def _measure(self, name: str, runner: ModelRunner) -> None:
@@ -268,7 +273,7 @@ def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_
         "prompt_set": {"name": prompt_name, "fingerprint": prompt_set.fingerprint(),
                        "prompt_ids": [p.id for p in prompt_set.prompts], "system": prompt_set.system},
         "target": {"name": target.name, "description": target.description, "memory_note": target.memory_note},
-        "rss_interval_s": RSS_INTERVAL_S,
+        "rss_interval_s": RSS_INTERVAL_S, "load": machine_load(),
     }
 
 

@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="cold (default): TTFT of a cold prefill on every engine (per-request prefix, "
                             "cache_prompt: false); warm: prompts repeat unchanged and a server's prefix cache may "
                             "serve them (labelled in the report)")
+    bench.add_argument("--memory-probe", action=argparse.BooleanOptionalAction, default=None,
+                       help="measure each in-process model's memory in a fresh process (default), so the figure does "
+                            "not depend on the models run before it; --no-memory-probe samples this process only")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from .. import __version__, prompt_cache, runtime
 from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
 from ..errors import error_text
+from ..measure import memory_probe
 from ..measure.run_noise import CpuLoadSampler, machine_load
 from ..memory_fit import ModelTooLargeError
 from ..paths import DEFAULT_RUN_DIR
@@ -46,7 +47,15 @@ from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
 from .settings import BenchConfig, resolve_config
 from .summary import BenchmarkRun, load_run, planned_trials
-from .targets import EXTERNAL_MEMORY_NOTE, EndpointModel, EndpointTarget, ModelRunner, Target, make_target
+from .targets import (
+    EXTERNAL_MEMORY_NOTE,
+    EndpointModel,
+    EndpointTarget,
+    LocalModel,
+    ModelRunner,
+    Target,
+    make_target,
+)
 
 
 class ResumeError(ConfigError):
@@ -167,13 +176,32 @@ class _Session:
             memory.stop()
             load.stop()
             if loaded:
+                duration_s = time.perf_counter() - started
                 self.log.append({
                     "type": "model_done", "session": self.number, "time": _now(), "model": name,
                     "peak_rss_mb": memory.peak_mb, "rss_before_mb": memory.before_mb,
-                    "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note, "duration_s": time.perf_counter() - started,
-                    "unload_error": unload_error, "cpu_busy_pct": load.cpu_busy_pct,
+                    "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note,
+                    "duration_s": duration_s, "unload_error": unload_error, "cpu_busy_pct": load.cpu_busy_pct,
                     "other_cpu_pct": load.other_cpu_pct, "loadavg_1m": load.loadavg_1m,
+                    **self._isolated_memory(name, runner, elsewhere, memory),
                 })
+
+    def _isolated_memory(self, name: str, runner: ModelRunner, elsewhere: bool,
+                         memory: PeakRssSampler) -> dict[str, Any]:
+        """A model of this process measured again in a fresh process (`measure.memory_probe`), so its peak does not
+        carry what ran before it: `peak_rss_mb` is the probe's, this process's own sample `process_peak_rss_mb`."""
+        process = {"process_peak_rss_mb": memory.peak_mb, "memory_method": "process" if memory.peak_mb else None}
+        in_this_process = not elsewhere and self.target.memory_pid == os.getpid() and isinstance(runner, LocalModel)
+        if not (self.config.memory_probe and in_this_process):
+            return process
+        self.bar.set_description(f"{name} memory (fresh process)")
+        try:
+            probe = memory_probe.probe_model_memory(runner.model_id, self.config.device)
+        except memory_probe.MemoryProbeError as exc:
+            self.bar.write(str(exc))
+            return process | {"memory_probe_error": str(exc)}
+        return process | {"peak_rss_mb": probe.peak_mb, "model_rss_mb": probe.model_mb,
+                          "rss_baseline_mb": probe.baseline_mb, "memory_method": "isolated"}
 
     def _measure(self, name: str, runner: ModelRunner) -> None:
         first_warmup = self.warmups_done[name]

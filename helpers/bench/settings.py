@@ -31,9 +31,9 @@ SOURCES = {  # where each setting can be given, for error messages
     "seed": "--seed", "stream": f"--stream / {ENV_STREAM}", "target": "--target",
     "endpoint": f"--endpoint / {runtime.ENDPOINT_ENV}", "device": "--device", "sweep": "--sweep",
     "sweep_max_s": "--sweep-max-s", "server_pid": "--server-pid", "request_timeout_s": "request_timeout_s",
-    "prompt_cache": "--prompt-cache",
+    "prompt_cache": "--prompt-cache", "memory_probe": "--memory-probe / --no-memory-probe",
 }
-_UNPLANNED = ("prompts", "server_pid", "request_timeout_s")  # may differ on resume: they do not change what is measured
+_UNPLANNED = ("prompts", "server_pid", "request_timeout_s", "memory_probe")  # may differ on resume: they do not change what is measured
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -54,6 +54,7 @@ class _Settings:
     server_pid: int | None = None  # process of an external server, to sample its memory
     request_timeout_s: float = Field(300.0, gt=0)
     prompt_cache: Literal[PROMPT_CACHE_MODES] = COLD  # cold: TTFT of a cold prefill on every engine
+    memory_probe: bool = True  # in-process models: peak memory from an isolated process (measure.memory_probe)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -91,7 +92,8 @@ class BenchConfig(_Settings):
     Fields (units in the names): models, prompts, rounds (>= 1), warmup (>= 0), max_tokens (>= 1), temperature,
     seed, stream, target (`inprocess` | `http`), endpoint, device (`cpu` | `gpu` | `auto`), sweep (concurrency
     levels, http target), sweep_max_s, server_pid, request_timeout_s, prompt_cache (`cold` | `warm`, see
-    `helpers.prompt_cache`).
+    `helpers.prompt_cache`), memory_probe (models in this process: memory measured by an isolated probe process,
+    `helpers.measure.memory_probe`, so a model's figure does not depend on what ran before it).
     """
 
     def __init__(self, *args: Any, **settings: Any) -> None:

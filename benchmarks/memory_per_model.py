@@ -49,7 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     built = sorted(runtime.find_bundled())
     others = args.others.split(",") if args.others else [m for m in built if m != args.target]
-    sequences = [[args.target], *[[other, args.target] for other in others], [*others, args.target]]
+    candidates = [(args.target,), *[(other, args.target) for other in others], (*others, args.target)]
+    sequences = [list(sequence) for sequence in dict.fromkeys(candidates)]  # one other model: no duplicate run
     rows, every = [], []
     with tempfile.TemporaryDirectory(prefix="memory-per-model-") as work:
         for number, models in enumerate(sequences):

@@ -13,6 +13,7 @@ saying the server is still loading and when to retry.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.error
@@ -35,7 +36,17 @@ def still_loading_text(url: str, detail: str, retry_after: str | None = None) ->
     """The one message for a server still loading its model: what it said, and when to retry."""
     when = (f"in {retry_after} s (its Retry-After)" if retry_after else
             f"in a minute or so, once `GET {url.rstrip('/').removesuffix('/v1')}/health` answers 200")
-    return f"{url} is still loading its model (HTTP 503: {detail.strip()[:200]}); retry {when}"
+    return f"{url} is still loading its model (HTTP 503: {_message(detail)}); retry {when}"
+
+
+def _message(detail: str) -> str:
+    """The server's words: the `error.message` of a JSON error body, else the text (the status code left out)."""
+    try:
+        error = json.loads(detail).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    message = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
+    return (message or detail).strip().removeprefix(f"{LOADING_STATUS}:").strip()[:200]
 
 
 def _say(text: str) -> None:

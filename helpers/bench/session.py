@@ -8,7 +8,9 @@ TTFT measures a cold prefill on every engine (`helpers.prompt_cache`; `prompt_ca
 the prefix is recorded with each trial (`prompt_prefix`). One request per trial, never a retry inside a timed
 region: a failed trial is recorded and the next trial is a new one. Then an optional load sweep (HTTP target), and
 the model is unloaded so models never share memory. A sampler thread records the peak RSS of the serving process
-from before the load to the end of the model's run.
+from before the load to the end of the model's run, and the machine's CPU load meanwhile; a model run in this
+process is then measured again in an isolated process (`measure.memory_probe`), whose peak is the model's
+`peak_rss_mb`, the same wherever it runs.
 
 Every record goes to `<out>/results.jsonl` at once (`helpers.bench.results`): a crash or Ctrl-C keeps every
 finished trial, and `resume=True` continues in the same folder without redoing any, provided the config is the

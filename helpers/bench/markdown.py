@@ -209,8 +209,8 @@ request is sent, on the one timed request (never from a second request).
 - **Machine load**: the header records the load averages at the start; per model, `cpu_busy_pct` is the whole
   machine's CPU busy during its run and `other_cpu_pct` the part taken by processes other than the measured ones.
   Two runs are compared (`compare_runs`) as a change only when the medians' CIs are apart, the difference exceeds
-  the between-run noise floor (measured from repeats), and `other_cpu_pct` differs by at most 15 points; otherwise
-  `within noise` or `cannot tell`.
+  the between-run noise floor (measured from repeats), and `other_cpu_pct` stays under 50% in both runs and differs
+  by at most 15 points; otherwise `within noise` or `cannot tell`.
 - **Deterministic mode**: temperature {run.config['temperature']} and a fixed seed ({run.config['seed']}), so
   rounds repeat the same answer and differences between rounds are timing noise.
 """

@@ -60,7 +60,7 @@ class Dimension:
 DIMENSIONS: dict[str, Dimension] = {
     "latency": Dimension("e2e_ms_p95", "lower", "p95 end-to-end latency (ms)"),
     "throughput": Dimension("decode_tps_median", "higher", "median decode rate (tokens/s)"),
-    "memory": Dimension("peak_rss_mb", "lower", "peak process memory (MB)"),
+    "memory": Dimension("peak_rss_mb", "lower", "peak memory, model measured alone (MB)"),
     "quality": Dimension("mean_facet_score", "higher", "facet score (1-5, heuristic)"),
     "disk": Dimension("disk_mb", "lower", "model files on disk (MB)"),
     "license": Dimension("license_score", "higher", "license permissiveness (0-1)"),

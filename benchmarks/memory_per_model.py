@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import runtime
+from helpers.serve import registry
 
 COLUMNS = ["model", "process_peak_rss_mb", "peak_rss_mb", "model_rss_mb", "rss_baseline_mb", "memory_method"]
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--target", default="smollm2-135m-instruct-int4")
     parser.add_argument("--others", help="comma list (default: every other built model)")
     args = parser.parse_args()
-    built = sorted(runtime.find_bundled())
+    built = sorted(registry.find_bundled())
     others = args.others.split(",") if args.others else [m for m in built if m != args.target]
     candidates = [(args.target,), *[(other, args.target) for other in others], (*others, args.target)]
     sequences = [list(sequence) for sequence in dict.fromkeys(candidates)]  # one other model: no duplicate run

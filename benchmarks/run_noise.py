@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import compare
 from helpers.bench.session import run_benchmark
+from helpers.evaluate import compare
 from helpers.measure import run_noise
 from tests.fixture_server import Script, serve
 

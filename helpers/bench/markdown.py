@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from ..prompt_cache import MODE_LABELS
-from ..stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
+from ..measure.prompt_cache import MODE_LABELS
+from ..measure.stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
 from .results import RESULTS_FILE, SUMMARY_CSV
 from .summary import MODEL_STATUSES, BenchmarkRun
 
@@ -199,7 +199,7 @@ request is sent, on the one timed request (never from a second request).
   Foundry Local service). The model is unloaded after its run, so models never share memory.
 - **peak_rss_mb**: the largest resident set size, sampled every {interval_ms:.0f} ms. For a model run in this
   process (in-process, or the built-in web service) it is measured in ISOLATION (`memory_method` `isolated`): after
-  the model's run a fresh process loads it and answers one fixed request (`helpers.measure.memory_probe`), so the
+  the model's run a fresh process loads it and answers one fixed request (`helpers.bench.memory_probe`), so the
   figure does not carry what ran before it in this process and is the same wherever the model is benchmarked;
   `rss_baseline_mb` is that process before the load (Python + SDK + runtime), `model_rss_mb` = peak − baseline,
   the model's own footprint. `process_peak_rss_mb` (and `rss_before_mb`) is this process sampled during the run,

@@ -4,12 +4,12 @@ Per model: look it up (unknown -> `not_found`), cold-load it (`load_s`; failure 
 requests (recorded with `warmup: true`, excluded from statistics), then `rounds` rounds over the prompt set
 (round-major: every prompt once per round) with temperature 0, a fixed seed and a fixed max_tokens by default.
 By default every request starts with its own short prefix and asks HTTP servers not to reuse a cached prompt, so
-TTFT measures a cold prefill on every engine (`helpers.prompt_cache`; `prompt_cache="warm"` to measure the cache);
+TTFT measures a cold prefill on every engine (`helpers.measure.prompt_cache`; `prompt_cache="warm"` to measure the cache);
 the prefix is recorded with each trial (`prompt_prefix`). One request per trial, never a retry inside a timed
 region: a failed trial is recorded and the next trial is a new one. Then an optional load sweep (HTTP target), and
 the model is unloaded so models never share memory. A sampler thread records the peak RSS of the serving process
 from before the load to the end of the model's run, and the machine's CPU load meanwhile; a model run in this
-process is then measured again in an isolated process (`measure.memory_probe`), whose peak is the model's
+process is then measured again in an isolated process (`bench.memory_probe`), whose peak is the model's
 `peak_rss_mb`, the same wherever it runs.
 
 Every record goes to `<out>/results.jsonl` at once (`helpers.bench.results`): a crash or Ctrl-C keeps every
@@ -35,29 +35,30 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import __version__, prompt_cache, runtime
-from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
-from ..errors import error_text
-from ..measure import memory_probe
+from ..core.config import ConfigError, Prompt, PromptSet, resolve_prompt_set
+from ..core.errors import error_text
+from ..core.paths import DEFAULT_RUN_DIR
+from ..core.versions import kit_version, versions
+from ..measure import prompt_cache
+from ..measure.memory_fit import ModelTooLargeError
 from ..measure.run_noise import CpuLoadSampler, machine_load
-from ..memory_fit import ModelTooLargeError
-from ..paths import DEFAULT_RUN_DIR
-from ..timing import TrialTiming
-from ..versions import versions
+from ..measure.timing import TrialTiming
+from ..serve.errors import ModelNotFoundError
+from ..serve.runners import (
+    EXTERNAL_MEMORY_NOTE,
+    Backend,
+    EndpointBackend,
+    InprocessRunner,
+    OpenAIServerRunner,
+    Runner,
+)
+from . import memory_probe
 from .memory import RSS_INTERVAL_S, PeakRssSampler, system_info
 from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
 from .settings import BenchConfig, resolve_config
 from .summary import BenchmarkRun, load_run, planned_trials
-from .targets import (
-    EXTERNAL_MEMORY_NOTE,
-    EndpointModel,
-    EndpointTarget,
-    LocalModel,
-    ModelRunner,
-    Target,
-    make_target,
-)
+from .targets import make_target, timed_chat
 
 
 class ResumeError(ConfigError):
@@ -103,7 +104,7 @@ class _Session:
 
     config: BenchConfig
     prompt_set: PromptSet
-    target: Target
+    target: Backend
     log: ResultsLog
     number: int
     done: set[tuple[str, str, int, bool]]
@@ -139,13 +140,13 @@ class _Session:
         self.bar.set_description(name)
         try:
             runner = self.target.open(name)
-        except runtime.ModelNotFoundError as exc:
+        except ModelNotFoundError as exc:
             self._lookup_failed(name, "not_found", exc, work)
             return
         except Exception as exc:  # noqa: BLE001 - any lookup failure is this model's, the run goes on
             self._lookup_failed(name, "load_failed", exc, work)
             return
-        elsewhere = isinstance(runner, EndpointModel) and not isinstance(self.target, EndpointTarget)
+        elsewhere = isinstance(runner, OpenAIServerRunner) and not isinstance(self.target, EndpointBackend)
         memory = PeakRssSampler(None if elsewhere else self.target.memory_pid).start()
         load = CpuLoadSampler({os.getpid(), self.target.memory_pid}).start()
         loaded = False
@@ -154,7 +155,7 @@ class _Session:
             try:
                 load_s = runner.load()
                 loaded = True
-            except runtime.ModelNotFoundError as exc:
+            except ModelNotFoundError as exc:
                 self._lookup_failed(name, "not_found", exc, work)
                 return
             except ModelTooLargeError as exc:
@@ -188,12 +189,12 @@ class _Session:
                     **self._isolated_memory(name, runner, elsewhere, memory),
                 })
 
-    def _isolated_memory(self, name: str, runner: ModelRunner, elsewhere: bool,
+    def _isolated_memory(self, name: str, runner: Runner, elsewhere: bool,
                          memory: PeakRssSampler) -> dict[str, Any]:
-        """A model of this process measured again in a fresh process (`measure.memory_probe`), so its peak does not
+        """A model of this process measured again in a fresh process (`bench.memory_probe`), so its peak does not
         carry what ran before it: `peak_rss_mb` is the probe's, this process's own sample `process_peak_rss_mb`."""
         process = {"process_peak_rss_mb": memory.peak_mb, "memory_method": "process" if memory.peak_mb else None}
-        in_this_process = not elsewhere and self.target.memory_pid == os.getpid() and isinstance(runner, LocalModel)
+        in_this_process = not elsewhere and self.target.memory_pid == os.getpid() and isinstance(runner, InprocessRunner)
         if not (self.config.memory_probe and in_this_process):
             return process
         self.bar.set_description(f"{name} memory (fresh process)")
@@ -205,7 +206,7 @@ class _Session:
         return process | {"peak_rss_mb": probe.peak_mb, "model_rss_mb": probe.model_mb,
                           "rss_baseline_mb": probe.baseline_mb, "memory_method": "isolated"}
 
-    def _measure(self, name: str, runner: ModelRunner) -> None:
+    def _measure(self, name: str, runner: Runner) -> None:
         first_warmup = self.warmups_done[name]
         for index in range(first_warmup, first_warmup + self.config.warmup):
             self._trial(name, runner, self.prompts[index % len(self.prompts)], index, warmup=True)
@@ -217,14 +218,14 @@ class _Session:
     def _prefix(self, kind: str, round_: int, prompt: Prompt) -> str:
         return prompt_cache.request_prefix(self.config.prompt_cache, round_, self.prompts.index(prompt), kind)
 
-    def _chat(self, runner: ModelRunner, prompt: Prompt, prefix: str) -> TrialTiming:
+    def _chat(self, runner: Runner, prompt: Prompt, prefix: str) -> TrialTiming:
         messages = prompt_cache.with_prefix(_messages(self.prompt_set, prompt), prefix)
         try:
-            return runner.chat(messages, self.config.generation)
+            return timed_chat(runner, messages, self.config.generation)
         except Exception as exc:  # noqa: BLE001 - a trial failure, recorded like any other
             return _failed_before_sending(exc, self.config.stream)
 
-    def _trial(self, name: str, runner: ModelRunner, prompt: Prompt, round_: int, warmup: bool) -> None:
+    def _trial(self, name: str, runner: Runner, prompt: Prompt, round_: int, warmup: bool) -> None:
         prefix = self._prefix("w" if warmup else "r", round_, prompt)
         timing = self._chat(runner, prompt, prefix)
         record = {"type": "trial", "session": self.number, "time": _now(), "model": name,
@@ -236,7 +237,7 @@ class _Session:
         if self.after_trial:
             self.after_trial(record)
 
-    def _sweep_level(self, name: str, runner: ModelRunner, concurrency: int) -> None:
+    def _sweep_level(self, name: str, runner: Runner, concurrency: int) -> None:
         """`concurrency` clients share the prompts × rounds requests until done or the level's time is up."""
         self.bar.set_description(f"{name} sweep c={concurrency}")
         planned = [(round_, prompt) for round_ in range(self.config.rounds) for prompt in self.prompts]
@@ -281,7 +282,7 @@ class _Session:
         })
         self.sweeps_done.add((name, concurrency))
 
-    def _unload(self, runner: ModelRunner) -> str | None:
+    def _unload(self, runner: Runner) -> str | None:
         try:
             runner.unload()
             return None
@@ -295,9 +296,9 @@ class _Session:
 
 
 def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_set: PromptSet,
-            target: Target, session: int) -> dict[str, Any]:
+            target: Backend, session: int) -> dict[str, Any]:
     return {
-        "type": "header", "session": session, "created": _now(), "kit_version": __version__,
+        "type": "header", "session": session, "created": _now(), "kit_version": kit_version(),
         "versions": versions(), "system": system_info(), "config": asdict(config), "plan": plan,
         "config_fingerprint": _fingerprint(plan),
         "prompt_set": {"name": prompt_name, "fingerprint": prompt_set.fingerprint(),

@@ -1,1 +1,1 @@
-"""Measuring requests: timing, the wire formats servers send, token accounting, memory and noise."""
+"""Measurement: one timed request, the wire formats it reads, token accounting, statistics, memory, energy and run-vs-run noise."""

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from tokenizers import Tokenizer
 
-from ..openai_wire import Usage
-from ..tokens import count_tokens
+from .openai_wire import Usage
+from .tokens import count_tokens
 
 CHUNKS_NOTE = ("no usage report and no tokenizer for this model: output tokens are counted as streamed chunks, "
                "an undercount when a server sends several tokens per chunk")

@@ -1,7 +1,7 @@
 """The recorder both request paths fill while the clock runs (`TrialRecorder`), and the trial it makes of them.
 
 While the request runs it only records: the arrival time and text of each chunk, the finish reason, the usage
-report, errors. Afterwards `result()` labels reasoning and answer text (`helpers.reasoning`), applies the
+report, errors. Afterwards `result()` labels reasoning and answer text (`helpers.measure.reasoning`), applies the
 accounting and status rules (`helpers.measure.accounting`) and builds the `TrialTiming`. The end of generation
 is the arrival of the last chunk carrying text; the time the response closed is kept apart (`close_s`).
 """
@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from tokenizers import Tokenizer
 
-from ..api_key import redact
-from ..errors import error_text
-from ..openai_wire import Part, Usage
-from ..reasoning import split_pieces
+from ..core.api_key import redact
+from ..core.errors import error_text
 from .accounting import Generated, count_output, trial_notes, trial_problem
+from .openai_wire import Part, Usage
+from .reasoning import split_pieces
 from .trial import TrialTiming
 
 NO_STREAM_NOTE = "not streamed: TTFT, ITL, TPOT and decode rate are unavailable without streaming"

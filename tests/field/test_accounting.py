@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import sse
+from helpers.measure import sse
 from helpers.measure.accounting import Generated, count_output, trial_problem
-from helpers.openai_wire import Usage, content_text
+from helpers.measure.openai_wire import Usage, content_text
 
 
 def _generated(answer_chunks: int, reasoning_chunks: int, usage: Usage | None) -> Generated:

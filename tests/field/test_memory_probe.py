@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.measure.memory_probe import MemoryProbeError, probe_model_memory
+from helpers.bench.memory_probe import MemoryProbeError, probe_model_memory
 
 SMOLLM2 = "smollm2-135m-instruct-int4"
 

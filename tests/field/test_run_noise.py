@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import compare
+from helpers.evaluate import compare
 from helpers.measure import run_noise
-from helpers.stats import summarize
+from helpers.measure.stats import summarize
 
 MEDIANS = {metric: median for metric, (median, _, _) in compare.RUN_METRICS.items()}
 

@@ -1,0 +1,1 @@
+"""Workshop verbs: pre-flight checklist, terminal model verbs, the timed chat."""

@@ -35,8 +35,9 @@ from helpers.bench.memory import PeakRssSampler
 from helpers.bench.settings import Generation
 from helpers.bench.targets import timed_chat
 from helpers.core.config import resolve_prompt_set
+from helpers.measure.recorder import TrialRecorder
 from helpers.measure.stats import median_ci95
-from helpers.measure.timing import _record_text, _TrialRecorder
+from helpers.measure.timing import _record_text
 from helpers.serve import endpoints, runtime
 from helpers.serve.runners import InprocessRunner, KitServiceRunner, OpenAIServerRunner, Runner
 from tests.fixture_server import Script, serve
@@ -123,7 +124,7 @@ def main() -> None:
 
 def inprocess_work_per_token_us(tokens: int = 200_000) -> float:
     """What `time_inprocess_chat` does per streamed item while the clock runs, timed alone (microseconds)."""
-    item, recorder = TextItem("tok"), _TrialRecorder(streamed=True)
+    item, recorder = TextItem("tok"), TrialRecorder(streamed=True)
     recorder.begin()
 
     def per_item() -> None:

@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--threads", type=POSITIVE_INT,
                        help="decode threads of the models built here, for this run (default: each build's setting, "
                             "chosen for this machine at setup; recorded in the results header)")
+    bench.add_argument("--memory-probe", action=argparse.BooleanOptionalAction, default=None,
+                       help="measure each in-process model's memory in a fresh process (default), so the figure does "
+                            "not depend on the models run before it; --no-memory-probe samples this process only")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")

@@ -1,34 +1,13 @@
 """A scripted OpenAI-compatible chat server on 127.0.0.1 for measuring the measurement code.
 
 It answers `GET /v1/models` and `POST /v1/chat/completions` (streamed as server-sent events over chunked
-transfer encoding, like real servers, or as one JSON body) on a precise schedule:
-first content token `ttft_s` after the request arrives, then one token every `gap_s` (absolute deadlines, so no
-drift). Like Foundry Local, the first streamed chunk carries only the role, and usage comes in a last chunk with
-empty `choices` only when the client asks for it with `stream_options.include_usage`.
-
-Modes: "normal"; "cut_stream" closes the connection after `cut_after` tokens without finishing the body;
-"http_500" answers every chat request with an error; "error_line" (llama.cpp) sends a non-SSE line
-`error: {...}` on the 200 stream after the role chunk, then `data: [DONE]`; "error_data" sends the error object as
-a `data:` payload instead; "unfinished" ends the body cleanly after the tokens, without a finish reason or [DONE].
-
-Behaviours of real servers (issue #10), each a Script field: `reasoning_tokens` of the `tokens` are reasoning, sent
-in `reasoning_style` ("reasoning_content", "reasoning", or "think": `<think>…</think>` inside `content`);
-`tokens_per_chunk` > 1 packs tokens into one chunk (sent when its first token is due); `burst` sends every token
-in one chunk when the last one is due; `sse_extras` adds every legal non-data SSE line (comments, `retry:`,
-`event:`, `id:`, a data-less block); `final_delta` "null" / "missing" ends with a chunk whose delta is null or
-absent; `whole_field` "delta" puts a non-streamed answer under `delta` instead of `message`; `api_key` answers 401
-without `Authorization: Bearer KEY` on every path but `/v1/models` (with the key, `/openai/load/NAME` and
-`/openai/unload/NAME` answer 200, `/models/load/...` is an unknown route: 404); `prefix_cache` remembers each
-exact prompt and answers a repeat after `cached_ttft_s`, reporting `usage.prompt_tokens_details.cached_tokens` and
-llama.cpp's `timings.cache_n`, unless the request says `cache_prompt: false` (only when `honours_cache_prompt`);
-`content_tokens` replaces the scripted token texts.
-
-Each received request is appended to `script.received`,
-with the server's own timestamps (arrival, each token written, response complete; perf_counter, so directly
-comparable with an in-process client's) and how far the server fell behind its script.
+transfer encoding, like real servers, or as one JSON body) as its `Script` says (`tests/fixture_script.py`: the
+timing, the modes and every behaviour of a real server it can imitate). Each received request is appended to
+`script.received`, with the server's own timestamps (arrival, each token written, response complete;
+perf_counter, so directly comparable with an in-process client's) and how far the server fell behind its script.
 
 Use `with serve(Script(...)) as base_url:` (the root URL, without `/v1`, as Foundry Local reports it), or run
-`python tests/fixture_server.py --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`
+`python -m tests.fixture_server --port N --ttft-ms 200 --gap-ms 20 --tokens 30 [--no-usage] [--mode cut_stream]`
 (or `--case burst`: a case of issue #10 from tests/field/cases.py).
 """
 from __future__ import annotations
@@ -40,80 +19,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = ("normal", "cut_stream", "http_500", "error_line", "error_data", "unfinished")
-REASONING_STYLES = ("reasoning_content", "reasoning", "think")
-CONTEXT_ERROR = {"code": 400, "message": "the request exceeds the available context size, try increasing it",
-                 "type": "exceed_context_size_error"}
-
-
-@dataclass
-class ReceivedRequest:
-    """One request as the server saw it. Times are perf_counter() values: the same clock as an in-process client."""
-
-    method: str
-    path: str
-    body: dict[str, Any] | None
-    arrived: float  # the request had been read
-    headers: dict[str, str] = field(default_factory=dict)  # lowercase names
-    token_sent: list[float] = field(default_factory=list)  # each chunk of tokens was about to be written (streamed)
-    completed: float | None = None  # the last bytes of the response were about to be written
-    lateness_s: float = 0.0  # how far the server fell behind its script (e.g. under load from other processes)
-    cached: bool = False  # answered from the prefix cache
-
-
-@dataclass
-class Script:
-    """What the server does; `received` fills up as requests arrive."""
-
-    model_id: str = "fixture-model:1"
-    ttft_s: float = 0.2
-    gap_s: float = 0.02
-    tokens: int = 30  # answer length before max_tokens is applied
-    usage: bool = True  # report usage (streamed only when the client asks for it)
-    mode: str = "normal"
-    cut_after: int = 5  # tokens sent before the connection is cut (mode "cut_stream")
-    prompt_tokens: int = 17
-    reasoning_tokens: int = 0  # the first this many of `tokens` are reasoning
-    reasoning_style: str = "reasoning_content"
-    tokens_per_chunk: int = 1
-    burst: bool = False
-    sse_extras: bool = False
-    final_delta: str = "empty"  # "empty" ({}), "null", "missing"
-    whole_field: str = "message"
-    api_key: str | None = None
-    prefix_cache: bool = False
-    cached_ttft_s: float = 0.06
-    honours_cache_prompt: bool = True
-    content_tokens: list[str] | None = None
-    received: list[ReceivedRequest] = field(default_factory=list)
-    cache: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.reasoning_style not in REASONING_STYLES:
-            raise ValueError(f"reasoning_style must be one of {REASONING_STYLES}, got {self.reasoning_style!r}")
-        if self.content_tokens is not None:
-            self.tokens = self.reasoning_tokens + len(self.content_tokens)
-
-    def token_text(self, index: int) -> str:
-        if self.content_tokens is not None and index >= self.reasoning_tokens:
-            return self.content_tokens[index - self.reasoning_tokens]
-        return f" tok{index}"
-
-    def delta(self, index: int, text: str) -> dict[str, str]:
-        """The delta of token `index` carrying `text`: reasoning in the scripted style, or answer content."""
-        if index >= self.reasoning_tokens:
-            return {"content": text}
-        if self.reasoning_style != "think":
-            return {self.reasoning_style: text}
-        opening = "<think>" if index == 0 else ""
-        closing = "</think>" if index == self.reasoning_tokens - 1 else ""
-        return {"content": opening + text + closing}
+from .fixture_script import CONTEXT_ERROR, LOADING_ERROR, MODES, ReceivedRequest, Script
 
 
 class OpenAIWire(BaseHTTPRequestHandler):
@@ -171,6 +80,7 @@ class _FixtureHTTPServer(ThreadingHTTPServer):
         super().__init__(address, _ChatHandler)
         self.script = script
         self.stopping = threading.Event()
+        self.first_request: float | None = None  # a scripted model load starts with the first request
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up (timeout, closed keep-alive connection) is routine here, not an error."""
@@ -187,6 +97,17 @@ class _ChatHandler(OpenAIWire):
         self.server.script.received.append(received)
         return received
 
+    def _ready(self, received: ReceivedRequest) -> bool:
+        """While the scripted model loads, every route but /v1/models answers 503 "Loading model" (llama.cpp)."""
+        if self.server.first_request is None:
+            self.server.first_request = received.arrived
+        loading = received.arrived - self.server.first_request < self.server.script.loading_s
+        if not loading or self.path.rstrip("/") == "/v1/models":
+            return True
+        received.status = 503
+        self.send_json(503, {"error": LOADING_ERROR})
+        return False
+
     def _authorized(self) -> bool:
         """Without the scripted key, only /v1/models answers (like a gateway that guards every other route)."""
         key = self.server.script.api_key
@@ -199,8 +120,8 @@ class _ChatHandler(OpenAIWire):
         return False
 
     def do_GET(self) -> None:
-        self._received(None)
-        if not self._authorized():
+        received = self._received(None)
+        if not self._ready(received) or not self._authorized():
             return
         path = self.path.rstrip("/")
         if path == "/v1/models":
@@ -216,7 +137,7 @@ class _ChatHandler(OpenAIWire):
         body = json.loads(self.rfile.read(length) or b"{}")
         received = self._received(body)
         script = self.server.script
-        if not self._authorized():
+        if not self._ready(received) or not self._authorized():
             return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
@@ -262,15 +183,6 @@ class _ChatHandler(OpenAIWire):
         ttft_s = script.cached_ttft_s if received.cached else script.ttft_s
         return received.arrived + ttft_s + index * script.gap_s
 
-    def _usage(self, received: ReceivedRequest, n_tokens: int) -> dict[str, Any]:
-        script = self.server.script
-        prompt = script.prompt_tokens
-        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": n_tokens,
-                                 "total_tokens": prompt + n_tokens}
-        if script.prefix_cache:
-            usage["prompt_tokens_details"] = {"cached_tokens": prompt if received.cached else 0}
-        return usage
-
     def _extras(self, received: ReceivedRequest) -> dict[str, Any]:
         """Top-level fields of the last chunk besides usage: llama.cpp's timings when it caches prompts."""
         if not self.server.script.prefix_cache:
@@ -298,13 +210,13 @@ class _ChatHandler(OpenAIWire):
             "model": script.model_id,
             "choices": [{
                 "index": 0,
-                script.whole_field: {"role": "assistant", **self._chunk_delta(range(n_tokens))},
+                script.whole_field: {"role": "assistant", **script.wire_delta(self._chunk_delta(range(n_tokens)))},
                 "finish_reason": finish_reason,
             }],
             **self._extras(received),
         }
         if script.usage:
-            payload["usage"] = self._usage(received, n_tokens)
+            payload["usage"] = script.usage_report(n_tokens, received.cached)
         received.completed = self._sending_at(received, deadline)
         self.send_json(200, payload)
 
@@ -317,7 +229,7 @@ class _ChatHandler(OpenAIWire):
 
     def _stream(self, received: ReceivedRequest, n_tokens: int, finish_reason: str, send_usage: bool) -> None:
         script = self.server.script
-        self.start_chunked()
+        self.start_chunked(script.content_type)
         if script.sse_extras:
             self.write_chunk(": keep-alive comment\nretry: 3000\n\nevent: ping\nid: 7\n\n:\n\n")
         self._send_chunk({"role": "assistant", "content": ""}, None)
@@ -338,18 +250,20 @@ class _ChatHandler(OpenAIWire):
             deadline = self._token_deadline(received, last if script.burst else first)
             self._wait_until(deadline)
             received.token_sent.append(self._sending_at(received, deadline))
-            self._send_chunk(self._chunk_delta(range(first, last + 1)), None)
+            self._send_chunk(script.wire_delta(self._chunk_delta(range(first, last + 1))), None)
             if script.sse_extras:
                 self.write_chunk(f"id: {number}\n: between tokens\n\n")
         if script.mode == "unfinished":
             self.end_chunked()
             return
         self._send_final_chunk(finish_reason)
+        closing = self._token_deadline(received, n_tokens - 1) + script.tail_s  # the stream ends tail_s later
+        self._wait_until(closing)
         if send_usage:
-            self.send_event({**self._chunk_envelope(), "choices": [], "usage": self._usage(received, n_tokens),
-                              **self._extras(received)})
+            self.send_event({**self._chunk_envelope(), "choices": [],
+                             "usage": script.usage_report(n_tokens, received.cached), **self._extras(received)})
         self.send_event("[DONE]")
-        received.completed = self._sending_at(received, self._token_deadline(received, n_tokens - 1))
+        received.completed = self._sending_at(received, closing)
         self.end_chunked()
 
     def _chunk_envelope(self) -> dict[str, Any]:

@@ -114,7 +114,8 @@ def test_end_to_end_on_the_bundled_model(lab: runtime.LabRuntime, tmp_path: Path
     assert (row["model"], row["status"], row["n"], row["errors"], row["target"]) == (SMOLLM2, "ok", 4, 0, target)
     assert 0 < row["ttft_ms_p50"] < row["e2e_ms_p50"] and row["decode_tps_median"] > 0
     assert row["tokens_source"] == "usage×4" and 0 < row["output_tokens_mean"] <= 16  # rule × trials
-    assert row["load_s"] > 0 and row["disk_mb"] > 0 and row["peak_rss_mb"] >= row["rss_before_mb"] > 0
+    assert row["load_s"] > 0 and row["disk_mb"] > 0 and row["process_peak_rss_mb"] >= row["rss_before_mb"] > 0
+    assert row["memory_method"] == "isolated" and row["peak_rss_mb"] > row["rss_baseline_mb"] > 0  # a fresh process
     assert row["device"] == "cpu" and row["execution_provider"] == "CPUExecutionProvider"
     header = read_records(tmp_path)[0]
     assert header["type"] == "header" and header["prompt_set"]["name"] == "smoke"

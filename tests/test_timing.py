@@ -8,7 +8,8 @@ import openai
 import pytest
 
 from helpers.core import paths
-from helpers.measure.timing import NO_STREAM_NOTE, TrialTiming, time_inprocess_chat, time_openai_chat
+from helpers.measure.recorder import NO_STREAM_NOTE
+from helpers.measure.timing import TrialTiming, time_inprocess_chat, time_openai_chat
 from helpers.serve import registry
 
 from .conftest import SMOL

@@ -21,6 +21,7 @@ def main(args: argparse.Namespace) -> int:
             "target": args.target, "endpoint": args.endpoint, "device": args.device,
             "sweep": parse_levels(args.sweep) if args.sweep else None, "sweep_max_s": args.sweep_max_s,
             "server_pid": args.server_pid, "prompt_cache": args.prompt_cache, "threads": args.threads,
+            "memory_probe": args.memory_probe,
         }
         run = run_benchmark(out_dir=args.out, resume=args.resume, **settings)
     except (ConfigError, RunFolderError) as exc:

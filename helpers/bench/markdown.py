@@ -161,7 +161,11 @@ def _definitions_section(run: BenchmarkRun) -> str:
 All times come from the client's monotonic clock (`time.perf_counter`), relative to the moment just before the
 request is sent, on the one timed request (never from a second request).
 
-- **e2e_ms** (end-to-end latency): until the response is complete (end of stream), or the error that ended it.
+- **When a trial ends** — **e2e_ms** (end-to-end latency): until the END OF GENERATION, the arrival of the last chunk
+  carrying generated text (streamed); without streaming, until the whole reply arrived; for a failed trial, until
+  the error. What a server sends after its last token (the usage chunk, `[DONE]`, keep-alives; vLLM may send them
+  hundreds of ms later) is not generation: **close_ms**, recorded per trial apart, is the time until the response
+  closed (≥ e2e_ms).
 - **ttft_any_ms** (time to first token of any kind): until the first chunk carrying generated text, reasoning or
   answer. For a model that does not reason it equals ttft_ms.
 - **ttft_ms** (time to first token, TTFT): until the first chunk carrying non-empty *answer* text; a role-only chunk
@@ -176,17 +180,30 @@ request is sent, on the one timed request (never from a second request).
   **output_tps** = output_tokens / e2e: the overall rate a user sees, including the wait for the first token.
   Prompt tokens never enter a rate: `total_tokens / latency` is neither of these and is not reported. When a
   server sends all the text in one chunk there is no decode window: TPOT and decode_tps are missing, with a note.
-- **output tokens** (reasoning included): counted by the first rule that applies, recorded per trial as
-  `tokens_source` and counted per model in the summary: `usage` (the server's usage report), `tokenizer` (the
-  model's own tokenizer.json, for models the kit built or converted), `chunks` (non-empty streamed chunks, one
-  assumed to be one token: an undercount when a server sends several tokens per chunk; flagged in the notes).
-  **reasoning_tokens / answer_tokens**: the split, where the server (`completion_tokens_details.reasoning_tokens`),
-  the tokenizer, or one-token chunks tell them apart. **truncated**: finish reason `length`, the answer
-  was cut by max_tokens; `finish_reasons` counts how each answer ended (engines stop at different lengths, so
-  compare rates per output token, not latency alone).
-- **ok / failed trial**: a trial is ok only when the response ended properly (a finish reason or `[DONE]`) with an
-  answer or a usage report. An error in any form (HTTP status, an `error:` line or `error` event in the stream, an
-  `{{"error": …}}` payload) or a stream that stops without finishing makes it a failed trial with that message.
+- **output tokens** (reasoning included), recorded per trial as `tokens_source` and counted per model in the
+  summary. The server's usage report is used when the stream does not contradict it: `usage` (its
+  `completion_tokens` counts every generated token, reasoning included: OpenAI's convention) or `usage+reasoning`
+  (its `completion_tokens` left the reasoning out and reported it apart, as some proxies do: output = completion +
+  reasoning tokens; decided from what the server sends: reasoning tokens above the completion tokens, or completion
+  tokens too few for the answer's own streamed chunks). **When usage and the stream disagree**: every streamed chunk
+  with text holds at least one token, so a usage report below that count (or 0 for a non-empty answer) is not
+  used, with a note, and the tokens are counted by `tokenizer` (the model's own tokenizer.json, for models the kit
+  built or converted), else `chunks` (one chunk assumed to be one token: an undercount when a server sends several
+  tokens per chunk; flagged in the notes). **reasoning_tokens / answer_tokens**: the split, where the server
+  (`completion_tokens_details.reasoning_tokens`), the tokenizer, or one-token chunks tell them apart.
+- **truncated**: the answer was cut by max_tokens: `truncation` = `length` when the finish reason says so, or
+  **likely** when the output tokens reached max_tokens although the server said `stop` (some engines report `stop`
+  at the cap: Foundry Local #243, ik_llama.cpp): an answer exactly as long as the cap is itself evidence of a cut,
+  noted on the trial. `finish_reasons` counts how each answer ended (engines stop at different lengths, so compare
+  rates per output token, not latency alone).
+- **ok / failed trial**: a trial is ok only when the response ended properly (a finish reason or `[DONE]`) and
+  carried answer or reasoning text. A response with neither is never a silent ok: it fails as EmptyResponse, even
+  with a usage report (text in a shape the kit could not read). Reasoning without an answer is ok with a note: cut
+  at the cap (max_tokens is too small for this model to answer) or stopped without answering. An error in any form
+  (HTTP status, an `error:` line or `error` event in the stream, an `{{"error": …}}` payload) or a stream that stops
+  without finishing makes it a failed trial with that message. The body decides how a reply is read, not its
+  Content-Type: a body starting with `data:` is an event stream. A server still loading its model (HTTP 503) is
+  waited for before measuring, bounded, with `ready_wait_s` recorded.
 - **prompt cache** ({cache_label}): `cached_tokens_mean` is the mean of the prompt tokens a server said it served
   from its prefix cache (`usage.prompt_tokens_details.cached_tokens`, llama.cpp `timings.cache_n`), where it says.
   By default every request starts with a short, recorded prefix (`prompt_prefix`, `[r<round>p<prompt>] `, the same
@@ -201,10 +218,20 @@ request is sent, on the one timed request (never from a second request).
   from every statistic (the first request of a process is slow).
 - **load_s**: cold load time of a model not yet in memory (in-process `load()`, or the load route of an external
   Foundry Local service). The model is unloaded after its run, so models never share memory.
-- **peak_rss_mb**: the largest resident set size sampled every {interval_ms:.0f} ms from before the load to the
-  end of the model's run; `rss_before_mb` is the RSS at the start. In-process and with the built-in web service this
-  is this Python process (runtime + model + Python); for an external server only when its pid is given.
+- **peak_rss_mb**: the largest resident set size, sampled every {interval_ms:.0f} ms. For a model run in this
+  process (in-process, or the built-in web service) it is measured in ISOLATION (`memory_method` `isolated`): after
+  the model's run a fresh process loads it and answers one fixed request (`helpers.bench.memory_probe`), so the
+  figure does not carry what ran before it in this process and is the same wherever the model is benchmarked;
+  `rss_baseline_mb` is that process before the load (Python + SDK + runtime), `model_rss_mb` = peak − baseline,
+  the model's own footprint. `process_peak_rss_mb` (and `rss_before_mb`) is this process sampled during the run,
+  leftovers of earlier models included (`memory_method` `process` when no probe ran: `--no-memory-probe`). For an
+  external server: its process, only when its pid is given.
 - **disk_mb**: total size of the files in the model's folder. Every `_mb` column is in MB = 10^6 bytes.
+- **Machine load**: the header records the load averages at the start; per model, `cpu_busy_pct` is the whole
+  machine's CPU busy during its run and `other_cpu_pct` the part taken by processes other than the measured ones.
+  Two runs are compared (`compare_runs`) as a change only when the medians' CIs are apart, the difference exceeds
+  the between-run noise floor (measured from repeats), and `other_cpu_pct` stays under 50% in both runs and differs
+  by at most 15 points; otherwise `within noise` or `cannot tell`.
 - **Deterministic mode**: temperature {run.config['temperature']} and a fixed seed ({run.config['seed']}), so
   rounds repeat the same answer and differences between rounds are timing noise.
 """

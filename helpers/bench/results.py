@@ -4,11 +4,15 @@ fsynced as soon as it exists, so a crash or Ctrl-C keeps every finished trial.
 `ResultsLog` is the one writer of results.jsonl; `read_records` reads it back. Record types (field `type`):
 
 - `header`: one per session (the first run and every `--resume`): kit and package versions, system, config and
-  its fingerprint, prompt set (name, fingerprint, prompt ids), target description.
+  its fingerprint, prompt set (name, fingerprint, prompt ids), target description, machine `load` at the start.
 - `model`: a model was looked up and loaded, or not: `status` (`loaded`, `not_found`, `load_failed`, `load_skipped`), model id,
-  device, execution provider, load_s, disk_mb (MB = 10^6 bytes), context length, error.
+  device, execution provider, load_s, disk_mb (MB = 10^6 bytes), context length, ready_wait_s (time spent waiting
+  for a server still loading its model), error.
 - `trial`: one timed request: model, prompt_id, round, warmup, and every field of `TrialTiming.to_record()`.
-- `model_done`: the model's run ended: peak and starting RSS in MB (or why memory is not observable).
+- `model_done`: the model's run ended: `peak_rss_mb` (the isolated probe's for a model of this process, with
+  `model_rss_mb`, `rss_baseline_mb`; `memory_method` says which), `process_peak_rss_mb` and `rss_before_mb` (this
+  process), or why memory is not observable; the machine's load during the run (`cpu_busy_pct`, `other_cpu_pct`,
+  `loadavg_1m`).
 - `sweep_level`: one concurrency level of a load sweep, with each of its requests.
 """
 from __future__ import annotations

@@ -8,7 +8,9 @@ TTFT measures a cold prefill on every engine (`helpers.measure.prompt_cache`; `p
 the prefix is recorded with each trial (`prompt_prefix`). One request per trial, never a retry inside a timed
 region: a failed trial is recorded and the next trial is a new one. Then an optional load sweep (HTTP target), and
 the model is unloaded so models never share memory. A sampler thread records the peak RSS of the serving process
-from before the load to the end of the model's run.
+from before the load to the end of the model's run, and the machine's CPU load meanwhile; a model run in this
+process is then measured again in an isolated process (`bench.memory_probe`), whose peak is the model's
+`peak_rss_mb`, the same wherever it runs.
 
 Every record goes to `<out>/results.jsonl` at once (`helpers.bench.results`): a crash or Ctrl-C keeps every
 finished trial, and `resume=True` continues in the same folder without redoing any, provided the config is the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -38,9 +41,18 @@ from ..core.paths import DEFAULT_RUN_DIR
 from ..core.versions import kit_version, versions
 from ..measure import prompt_cache, roofline
 from ..measure.memory_fit import ModelTooLargeError
+from ..measure.run_noise import CpuLoadSampler, machine_load
 from ..measure.timing import TrialTiming
 from ..serve.errors import ModelNotFoundError
-from ..serve.runners import EXTERNAL_MEMORY_NOTE, Backend, EndpointBackend, OpenAIServerRunner, Runner
+from ..serve.runners import (
+    EXTERNAL_MEMORY_NOTE,
+    Backend,
+    EndpointBackend,
+    InprocessRunner,
+    OpenAIServerRunner,
+    Runner,
+)
+from . import memory_probe
 from .memory import RSS_INTERVAL_S, PeakRssSampler, system_info
 from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
@@ -136,6 +148,7 @@ class _Session:
             return
         elsewhere = isinstance(runner, OpenAIServerRunner) and not isinstance(self.target, EndpointBackend)
         memory = PeakRssSampler(None if elsewhere else self.target.memory_pid).start()
+        load = CpuLoadSampler({os.getpid(), self.target.memory_pid}).start()
         loaded = False
         started = time.perf_counter()
         try:
@@ -156,7 +169,7 @@ class _Session:
                 "model_id": runner.model_id, "target": self.target.name, "device": runner.device,
                 "device_note": runner.device_note, "execution_provider": runner.execution_provider,
                 "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
-                **runner.threads, "weights_read_mb": runner.weights_read_mb(),
+                **runner.threads, "weights_read_mb": runner.weights_read_mb(), "ready_wait_s": runner.ready_wait_s,
             })
             if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
                 self.bar.write(f"{name}: {runner.device_note}")
@@ -164,13 +177,34 @@ class _Session:
         finally:
             unload_error = self._unload(runner) if loaded else None
             memory.stop()
+            load.stop()
             if loaded:
+                duration_s = time.perf_counter() - started
                 self.log.append({
                     "type": "model_done", "session": self.number, "time": _now(), "model": name,
                     "peak_rss_mb": memory.peak_mb, "rss_before_mb": memory.before_mb,
-                    "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note, "duration_s": time.perf_counter() - started,
-                    "unload_error": unload_error,
+                    "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note,
+                    "duration_s": duration_s, "unload_error": unload_error, "cpu_busy_pct": load.cpu_busy_pct,
+                    "other_cpu_pct": load.other_cpu_pct, "loadavg_1m": load.loadavg_1m,
+                    **self._isolated_memory(name, runner, elsewhere, memory),
                 })
+
+    def _isolated_memory(self, name: str, runner: Runner, elsewhere: bool,
+                         memory: PeakRssSampler) -> dict[str, Any]:
+        """A model of this process measured again in a fresh process (`bench.memory_probe`), so its peak does not
+        carry what ran before it: `peak_rss_mb` is the probe's, this process's own sample `process_peak_rss_mb`."""
+        process = {"process_peak_rss_mb": memory.peak_mb, "memory_method": "process" if memory.peak_mb else None}
+        in_this_process = not elsewhere and self.target.memory_pid == os.getpid() and isinstance(runner, InprocessRunner)
+        if not (self.config.memory_probe and in_this_process):
+            return process
+        self.bar.set_description(f"{name} memory (fresh process)")
+        try:
+            probe = memory_probe.probe_model_memory(runner.model_id, self.config.device)
+        except memory_probe.MemoryProbeError as exc:
+            self.bar.write(str(exc))
+            return process | {"memory_probe_error": str(exc)}
+        return process | {"peak_rss_mb": probe.peak_mb, "model_rss_mb": probe.model_mb,
+                          "rss_baseline_mb": probe.baseline_mb, "memory_method": "isolated"}
 
     def _measure(self, name: str, runner: Runner) -> None:
         first_warmup = self.warmups_done[name]
@@ -271,6 +305,7 @@ def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_
                        "prompt_ids": [p.id for p in prompt_set.prompts], "system": prompt_set.system},
         "target": {"name": target.name, "description": target.description, "memory_note": target.memory_note},
         "rss_interval_s": RSS_INTERVAL_S, "threads": thread_settings(config), "bandwidth": _bandwidth(),
+        "load": machine_load(),
     }
 
 

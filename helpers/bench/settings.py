@@ -31,9 +31,9 @@ SOURCES = {  # where each setting can be given, for error messages
     "seed": "--seed", "stream": f"--stream / {ENV_STREAM}", "target": "--target",
     "endpoint": f"--endpoint / {endpoints.ENDPOINT_ENV}", "device": "--device", "sweep": "--sweep",
     "sweep_max_s": "--sweep-max-s", "server_pid": "--server-pid", "request_timeout_s": "request_timeout_s",
-    "prompt_cache": "--prompt-cache", "threads": "--threads",
+    "prompt_cache": "--prompt-cache", "threads": "--threads", "memory_probe": "--memory-probe / --no-memory-probe",
 }
-_UNPLANNED = ("prompts", "server_pid", "request_timeout_s")  # may differ on resume: they do not change what is measured
+_UNPLANNED = ("prompts", "server_pid", "request_timeout_s", "memory_probe")  # may differ on resume: they do not change what is measured
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -55,6 +55,7 @@ class _Settings:
     request_timeout_s: float = Field(300.0, gt=0)
     prompt_cache: Literal[PROMPT_CACHE_MODES] = COLD  # cold: TTFT of a cold prefill on every engine
     threads: int | None = Field(None, ge=1)  # decode threads of the kit's own models for this run; None: each build's
+    memory_probe: bool = True  # in-process models: peak memory from an isolated process (bench.memory_probe)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -96,7 +97,8 @@ class BenchConfig(_Settings):
     seed, stream, target (`inprocess` | `http`), endpoint, device (`cpu` | `gpu` | `auto`), sweep (concurrency
     levels, http target), sweep_max_s, server_pid, request_timeout_s, prompt_cache (`cold` | `warm`, see
     `helpers.measure.prompt_cache`), threads (decode threads of the models the kit built or converted, for this run only;
-    None: each build's own setting, `helpers.build.threads`).
+    None: each build's own setting, `helpers.build.threads`), memory_probe (models in this process: memory measured by
+    an isolated probe process, `helpers.bench.memory_probe`, so a model's figure does not depend on what ran before it).
     """
 
     def __init__(self, *args: Any, **settings: Any) -> None:

@@ -39,7 +39,9 @@ LOOKUP_FAILURES = ("not_found", "load_failed", "load_skipped")  # model statuses
 _TRIAL_COLUMNS = ["session", "model", "model_id", "target", "prompt_id", "round", "warmup", "ok", "error",
                   "truncated", "finish_reason", "tokens_source", "note", "prompt_prefix", *TRIAL_METRICS, *TOKEN_SPLIT]
 _MODEL_FIELDS = ["model_id", "target", "device", "execution_provider", "load_s", "disk_mb", "context_length",
-                 "peak_rss_mb", "rss_before_mb", "threads", "threads_source", "weights_read_mb"]
+                 "peak_rss_mb", "rss_before_mb", "threads", "threads_source", "weights_read_mb", "ready_wait_s",
+                 "cpu_busy_pct", "other_cpu_pct", "loadavg_1m", "model_rss_mb", "rss_baseline_mb", "process_peak_rss_mb",
+                 "memory_method"]
 SUMMARY_COLUMNS = [
     "model", "status", "target", "model_id", "device", "execution_provider", "n", "n_planned", "errors", "truncated",
     "ttft_ms_p50", "ttft_ms_p95", "ttft_ms_median_ci95_low", "ttft_ms_median_ci95_high",
@@ -49,9 +51,10 @@ SUMMARY_COLUMNS = [
     "tpot_ms_p50", "tpot_ms_p95", "itl_ms_p50", "itl_ms_p95", "decode_tps_median", "decode_tps_median_ci95_low", "decode_tps_median_ci95_high",
     "output_tps_median", "output_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean", "cached_tokens_mean",
     "tokens_source", "finish_reasons",
-    "load_s", "peak_rss_mb", "rss_before_mb", "disk_mb", "context_length",
+    "load_s", "ready_wait_s", "peak_rss_mb", "model_rss_mb", "rss_baseline_mb", "process_peak_rss_mb",
+    "memory_method", "rss_before_mb", "disk_mb", "context_length",
     "threads", "threads_source", "weights_read_mb", "decode_ceiling_tps", "decode_roofline_pct",
-    "warnings", "notes", "error",
+    "cpu_busy_pct", "other_cpu_pct", "loadavg_1m", "warnings", "notes", "error",
 ]
 PER_PROMPT_COLUMNS = [
     "model", "prompt_id", "n", "errors", "truncated", "outliers", "outlier_rounds",
@@ -301,7 +304,8 @@ def failures_frame(trials: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
 
 
 _TEXT_COLUMNS = {"model", "status", "target", "model_id", "device", "execution_provider", "tokens_source",
-                 "finish_reasons", "warnings", "notes", "error", "prompt_id", "outlier_rounds", "threads_source"}
+                 "memory_method", "threads_source",
+                 "finish_reasons", "warnings", "notes", "error", "prompt_id", "outlier_rounds"}
 
 
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:

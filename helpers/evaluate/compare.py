@@ -24,8 +24,9 @@ Weights: `DEFAULT_WEIGHTS` (quality first, for a summarizer whose answers people
 any subset of the six names; they are rescaled to sum to 1.
 
 Two saved runs (CPU vs GPU, before vs after a change) are compared by `compare_runs`: ratios of medians, and a
-difference counts as beyond noise only when the two 95% bootstrap confidence intervals of the median do not
-overlap (a conservative test: overlapping intervals can still hide a real but small change). With temperature 0
+difference counts as a change only when the 95% bootstrap CIs of the medians do not overlap, it exceeds the
+between-run noise floor, and the machine was about as busy in both runs; otherwise `within noise` or
+`cannot tell` (`helpers.measure.run_noise` has the rule and measures the floor from repeats). With temperature 0
 and a fixed seed the same model answers the same prompt with the same text, so `answer_diffs` shows every
 answer that changed between the runs as a unified diff.
 """
@@ -41,6 +42,7 @@ import pandas as pd
 
 from ..bench.summary import measured_trials
 from ..core.config import ModelsConfig, SelectionGates, size_class
+from ..measure import run_noise
 from ..serve.registry import find_bundled
 from . import uncertainty
 
@@ -59,7 +61,7 @@ class Dimension:
 DIMENSIONS: dict[str, Dimension] = {
     "latency": Dimension("e2e_ms_p95", "lower", "p95 end-to-end latency (ms)"),
     "throughput": Dimension("decode_tps_median", "higher", "median decode rate (tokens/s)"),
-    "memory": Dimension("peak_rss_mb", "lower", "peak process memory (MB)"),
+    "memory": Dimension("peak_rss_mb", "lower", "peak memory, model measured alone (MB)"),
     "quality": Dimension("mean_quality_score", "higher", "quality score (1-5, calibrated scorer)"),
     "disk": Dimension("disk_mb", "lower", "model files on disk (MB)"),
     "license": Dimension("license_score", "higher", "license permissiveness (0-1)"),
@@ -258,35 +260,36 @@ RUN_METRICS: dict[str, tuple[str, str, Direction]] = {
     "decode_tps": ("decode_tps_median", "decode_tps", "higher"),
 }
 RUN_COMPARISON_COLUMNS = ["model", "metric", "baseline", "baseline_ci_low", "baseline_ci_high", "candidate",
-                          "candidate_ci_low", "candidate_ci_high", "ratio", "beyond_noise", "verdict",
-                          "baseline_threads", "candidate_threads"]
+                          "candidate_ci_low", "candidate_ci_high", "ratio", "noise_floor", "beyond_noise", "verdict",
+                          "load_note", "baseline_threads", "candidate_threads"]
 
 
-def compare_runs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFrame:
+def compare_runs(baseline: pd.DataFrame, candidate: pd.DataFrame,
+                 noise_floor: float | Mapping[str, float] | None = None) -> pd.DataFrame:
     """Per model in both summaries (`BenchmarkRun.summary`) and metric of RUN_METRICS: medians, 95% CIs,
-    ratio = candidate / baseline, `beyond_noise` (the CIs do not overlap; NA without both CIs) and `verdict`:
-    `better`, `worse`, `within noise` or `no CI` (fewer than 2 samples); each side's decode `threads` (NA for a run
-    from before the kit recorded them), so a change of thread setting is seen beside the change it made."""
+    ratio = candidate / baseline, the relative `noise_floor` used (a number, per metric from
+    `run_noise.noise_floor(repeats, ...)`, or None: run_noise.DEFAULT_NOISE_FLOOR), `beyond_noise` (NA without both
+    CIs), `verdict` (`better`, `worse`, `within noise`, `cannot tell` when the machine's load differed between the
+    runs, `no CI` with fewer than 2 samples), `load_note` (the load difference, when there is one) and each side's
+    decode `threads` (NA for a run from before the kit recorded them), so a change of thread setting is seen beside
+    the change it made."""
     common = [model for model in baseline["model"] if model in set(candidate["model"])]
     before, after = baseline.set_index("model"), candidate.set_index("model")
     rows = []
     for model in common:
+        load_note = run_noise.load_difference(before.loc[model], after.loc[model])
         for metric, (median, prefix, better) in RUN_METRICS.items():
-            b_low, b_high = before.at[model, f"{prefix}_median_ci95_low"], before.at[model, f"{prefix}_median_ci95_high"]
-            c_low, c_high = after.at[model, f"{prefix}_median_ci95_low"], after.at[model, f"{prefix}_median_ci95_high"]
+            b_ci = (before.at[model, f"{prefix}_median_ci95_low"], before.at[model, f"{prefix}_median_ci95_high"])
+            c_ci = (after.at[model, f"{prefix}_median_ci95_low"], after.at[model, f"{prefix}_median_ci95_high"])
             b_value, c_value = before.at[model, median], after.at[model, median]
-            has_ci = not any(pd.isna(v) for v in (b_low, b_high, c_low, c_high))
-            beyond = (c_low > b_high or c_high < b_low) if has_ci else pd.NA
-            if not has_ci:
-                verdict = "no CI"
-            elif not beyond:
-                verdict = "within noise"
-            else:
-                verdict = "better" if (c_value < b_value) == (better == "lower") else "worse"
-            rows.append({"model": model, "metric": metric, "baseline": b_value, "baseline_ci_low": b_low,
-                         "baseline_ci_high": b_high, "candidate": c_value, "candidate_ci_low": c_low,
-                         "candidate_ci_high": c_high, "ratio": c_value / b_value if b_value else np.nan,
-                         "beyond_noise": beyond, "verdict": verdict,
+            floor = (noise_floor.get(metric, run_noise.DEFAULT_NOISE_FLOOR) if isinstance(noise_floor, Mapping)
+                     else run_noise.DEFAULT_NOISE_FLOOR if noise_floor is None else noise_floor)
+            verdict, beyond = run_noise.verdict(b_value, c_value, b_ci, c_ci, better == "lower", floor, load_note)
+            rows.append({"model": model, "metric": metric, "baseline": b_value, "baseline_ci_low": b_ci[0],
+                         "baseline_ci_high": b_ci[1], "candidate": c_value, "candidate_ci_low": c_ci[0],
+                         "candidate_ci_high": c_ci[1], "ratio": c_value / b_value if b_value else np.nan,
+                         "noise_floor": floor, "beyond_noise": pd.NA if beyond is None else beyond,
+                         "verdict": verdict, "load_note": load_note,
                          "baseline_threads": before.at[model, "threads"] if "threads" in before else pd.NA,
                          "candidate_threads": after.at[model, "threads"] if "threads" in after else pd.NA})
     frame = pd.DataFrame(rows, columns=RUN_COMPARISON_COLUMNS)

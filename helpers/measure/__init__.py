@@ -1,1 +1,1 @@
-"""Measurement: one timed request, the wire formats it reads, tokens, statistics, memory and energy estimates."""
+"""Measurement: one timed request, the wire formats it reads, token accounting, statistics, memory, energy and run-vs-run noise."""

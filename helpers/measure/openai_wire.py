@@ -3,12 +3,17 @@
 The openai client's typed models assume a well-formed reply; real servers differ (issue #10): a null or missing
 `delta`, reasoning in `reasoning_content` (vLLM, llama.cpp, DeepSeek) or `reasoning` (Ollama, OpenRouter) instead
 of `content`, a non-streamed reply carrying `delta` where `message` belongs (older Foundry Local services), an
-error object in a 200 stream. These readers take the decoded JSON of one streamed chunk or of a whole reply and
-return what the kit measures, never raising AttributeError on a missing part.
+error object in a 200 stream, content as a list of content parts (`[{"type": "text", "text": …}]`, OpenAI's
+content-part shape, sent by gateways and Databricks; a `reasoning`/`thinking` part holds reasoning). These
+readers take the decoded JSON of one streamed chunk or of a whole reply and return what the kit measures, never
+raising AttributeError on a missing part.
 
 Token usage (`usage`): `completion_tokens`, `prompt_tokens`, `completion_tokens_details.reasoning_tokens` and
 `prompt_tokens_details.cached_tokens` (OpenAI names; vLLM and llama.cpp fill the last); llama.cpp also reports
 prompt tokens served from its cache as `timings.cache_n`.
+
+A server still loading its model answers HTTP 503 (LOADING_STATUS, llama.cpp, Docker Model Runner);
+`still_loading_text` is the one message for it, on the timing path and the management routes alike.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
+REASONING_PART_TYPES = ("reasoning", "thinking")
+LOADING_STATUS = 503  # a server still loading its model (llama.cpp, Docker Model Runner)
 
 
 class ServerReplyError(RuntimeError):
@@ -76,8 +83,34 @@ def read_usage(payload: dict[str, Any]) -> Usage | None:
     )
 
 
+def _part_text(part: Any) -> str:
+    """The text of one content part: a string, `text`, `thinking`, or the texts of a `summary` list."""
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, dict):
+        return ""
+    for name in ("text", "thinking"):
+        if isinstance(part.get(name), str):
+            return part[name]
+    return "".join(_part_text(item) for item in part.get("summary") or [] if isinstance(item, (dict, str)))
+
+
+def content_text(value: Any) -> tuple[str, str]:
+    """(answer, reasoning) text of a `content` value: a string, or a list of content parts, where parts of type
+    `reasoning`/`thinking` are reasoning and every other part with text is answer."""
+    if isinstance(value, str):
+        return value, ""
+    if not isinstance(value, list):
+        return "", ""
+    answer, reasoning = [], []
+    for part in value:
+        kind = part.get("type") if isinstance(part, dict) else None
+        (reasoning if kind in REASONING_PART_TYPES else answer).append(_part_text(part))
+    return "".join(answer), "".join(reasoning)
+
+
 def _reasoning(fields: dict[str, Any]) -> str:
-    return "".join(value for name in REASONING_FIELDS if isinstance(value := fields.get(name), str))
+    return "".join(content_text(fields.get(name))[0] for name in REASONING_FIELDS)
 
 
 def _first_choice(payload: dict[str, Any]) -> dict[str, Any]:
@@ -86,10 +119,10 @@ def _first_choice(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _part(payload: dict[str, Any], fields: dict[str, Any]) -> Part:
-    content = fields.get("content")
+    content, reasoning_parts = content_text(fields.get("content"))
     return Part(
-        content=content if isinstance(content, str) else "",
-        reasoning=_reasoning(fields),
+        content=content,
+        reasoning=_reasoning(fields) + reasoning_parts,
         finish_reason=_first_choice(payload).get("finish_reason") or None,
         usage=read_usage(payload),
         cached_tokens=_int(_mapping(payload.get("timings")).get("cache_n")),
@@ -127,3 +160,20 @@ def read_reply(payload: Any, server: str) -> Part:
         raise ServerReplyError(f"{server} sent a chat completion without choices[0].message (or choices[0].delta): "
                                f"{found}. Is it an OpenAI-compatible chat endpoint?")
     return _part(payload, fields)
+
+
+def still_loading_text(url: str, detail: str, retry_after: str | None = None) -> str:
+    """The one message for a server still loading its model: what it said, and when to retry."""
+    when = (f"in {retry_after} s (its Retry-After)" if retry_after else
+            f"in a minute or so, once `GET {url.rstrip('/').removesuffix('/v1')}/health` answers 200")
+    return f"{url} is still loading its model (HTTP 503: {_loading_words(detail)}); retry {when}"
+
+
+def _loading_words(detail: str) -> str:
+    """The server's words: the `error.message` of a JSON error body, else the text (the status code left out)."""
+    try:
+        error = json.loads(detail).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    message = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
+    return (message or detail).strip().removeprefix(f"{LOADING_STATUS}:").strip()[:200]

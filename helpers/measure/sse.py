@@ -17,16 +17,24 @@ One deliberate addition, because real servers put errors there: a field outside 
 that holds only such fields is reported as an event with `data` None. A caller that does not care ignores them,
 as the spec does. An event still incomplete when the stream ends is discarded (spec), except its fields outside
 the spec's list: a server that writes `error: ...` and closes the connection is still heard.
+
+`body_kind` tells an event stream from a JSON body by its first bytes, because servers mislabel them (an SSE
+stream sent as `application/json`, foundry-dev-tools #195): a body is read as what it is, not as what its
+Content-Type header says.
 """
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 DEFAULT_EVENT = "message"
 _LINE_END = re.compile(r"\r\n|\r|\n")
+EVENT_STREAM, JSON_BODY = "event-stream", "json"
+_STREAM_STARTS = (b"data:", b"data\n", b"data\r", b":", b"event:", b"id:", b"retry:")
+_SNIFF_BYTES = 6
 
 
 @dataclass(frozen=True)
@@ -101,3 +109,25 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
             block.other.append((name, value))
     if block.other:
         yield ServerSentEvent(data=None, last_event_id=last_event_id, retry_ms=retry_ms, other_fields=tuple(block.other))
+
+
+def body_kind(chunks: Iterable[bytes]) -> tuple[str | None, Iterator[bytes]]:
+    """What a response body is, from its first bytes: EVENT_STREAM (it starts with an SSE field or comment),
+    JSON_BODY (`{` or `[`), or None (anything else, or empty); returned with an iterator over the whole body, the
+    bytes read to decide included. A leading byte-order mark and whitespace are skipped. Reads only as far as it
+    must (at most the first few bytes after the whitespace), so an event stream is not delayed."""
+    iterator = iter(chunks)
+    head = b""
+    for chunk in iterator:
+        head += chunk
+        start = head.removeprefix(codecs.BOM_UTF8).lstrip()
+        if start[:1] in (b"{", b"[", b":") or len(start) >= _SNIFF_BYTES:
+            break
+    start = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if start.startswith(_STREAM_STARTS):
+        kind: str | None = EVENT_STREAM
+    elif start[:1] in (b"{", b"["):
+        kind = JSON_BODY
+    else:
+        kind = None
+    return kind, itertools.chain([head] if head else [], iterator)

@@ -1,39 +1,20 @@
-"""Time one chat request, with the metric definitions of vLLM `bench serve` and NVIDIA AIPerf.
+"""Time one chat request, on both paths: an OpenAI-compatible server over HTTP, or Foundry Local in-process.
 
-Every timestamp comes from `time.perf_counter()` on the client, relative to the moment just before the request is
-sent:
+Metric definitions (vLLM `bench serve`, NVIDIA AIPerf; e2e ends at the LAST TOKEN, the response's close is kept
+apart): `helpers.measure.trial.TrialTiming`. How output tokens are counted when usage and the stream disagree, and
+when a trial is ok: `helpers.measure.accounting`. Both paths fill the same `helpers.measure.recorder.TrialRecorder`.
 
-- e2e: until the response is complete (end of stream, or the error that ended it).
-- first token (`ttft_any`): until the first chunk carrying generated text of any kind, reasoning or answer.
-- TTFT: until the first chunk carrying NON-EMPTY ANSWER text. A role-only first chunk is not a token, and
-  reasoning (a `reasoning_content` / `reasoning` field, `<think>` blocks in the content, TextItemType.REASONING
-  in-process) is not answer text. For a model that does not reason, TTFT = first token.
-- ITL (inter-token latency): the gaps between consecutive chunks carrying generated text, one list per request.
-  AIPerf calls the per-request mean of these gaps "inter token latency"; that is the kit's TPOT.
-- TPOT = (e2e - first token) / (output_tokens - 1): mean time per output token after the first, reasoning tokens
-  included (they are generated like any other). decode_tps = (output_tokens - 1) / (e2e - first token);
-  output_tps = output_tokens / e2e. When all the text arrives in one chunk (a server that buffers), there is no
-  decode window to measure: TPOT and decode_tps are missing and `note` says why.
-
-Prompt tokens never enter a rate: `total_tokens / latency` is neither a decode rate nor an output rate.
-Output tokens (reasoning included) are counted by the first rule that applies, recorded in `tokens_source`:
-`usage` (the server's usage report), `tokenizer` (the model's own tokenizer.json, where the kit has the model's
-folder), `chunks` (streamed chunks carrying text: one chunk is assumed to be one token, which undercounts a
-server that sends several tokens per chunk). `reasoning_tokens` / `answer_tokens` split them where the server
-(`completion_tokens_details.reasoning_tokens`), the tokenizer, or one-token chunks tell them apart.
-
-A trial is ok only when the response ended properly (a finish reason or `[DONE]`) with an answer or a usage
-report, and carried no error in any form (HTTP status, an `error` event or line, an `{"error": ...}` payload).
-
-Both request paths (OpenAI-compatible HTTP and Foundry Local in-process) fill the same `_TrialRecorder`, and every
-metric is derived in one place: the properties of `TrialTiming`.
+Over HTTP the body decides how it is read, not the Content-Type header: a body that starts like an event stream
+(`data:`, `:`, `event:`, `id:`, `retry:`) is read as one (`helpers.measure.sse`; foundry-dev-tools #195 streams as
+`application/json`), a body that starts with `{` as one JSON reply (a server that ignored `stream: true`), and
+anything else by its header. A server still loading its model (HTTP 503 "Loading model") fails the trial with a
+message saying so and when to retry; the benchmark waits for such a server before measuring
+(`helpers.serve.service_routes.wait_until_ready`).
 """
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import openai
@@ -50,255 +31,16 @@ from foundry_local_sdk import (
 )
 from tokenizers import Tokenizer
 
-from ..core.api_key import redact
-from ..core.errors import error_text
 from . import sse
-from .openai_wire import Part, ServerReplyError, Usage, error_message, read_chunk, read_reply
-from .reasoning import split_pieces
-from .tokens import count_tokens, tokenizer_for
+from .openai_wire import ServerReplyError, Usage, error_message, read_chunk, read_reply, still_loading_text
+from .recorder import TrialRecorder
+from .tokens import tokenizer_for
+from .trial import TrialTiming
 
-NO_STREAM_NOTE = "not streamed: TTFT, ITL, TPOT and decode rate are unavailable without streaming"
-BURST_NOTE = ("all generated text arrived in one chunk (the server buffered it): TPOT and decode rate are not "
-              "measurable")
-CHUNKS_NOTE = ("no usage report and no tokenizer for this model: output tokens are counted as streamed chunks, "
-               "an undercount when a server sends several tokens per chunk")
 NOT_SSE_NOTE = "the server ignored `stream: true` and sent one JSON reply: TTFT, ITL, TPOT are unavailable"
 AUTO = "auto"
 
 ChatMessages = Sequence[Mapping[str, str]]
-
-
-@dataclass
-class TrialTiming:
-    """Raw timestamps and counts of one request; metrics are derived properties."""
-
-    start: float  # perf_counter() just before the request was sent (process-local clock)
-    e2e_s: float  # request start -> response complete (or failed)
-    ttft_s: float | None  # request start -> first non-empty ANSWER chunk; None when not streamed or no answer
-    token_times: list[float] = field(default_factory=list)  # arrival of each chunk carrying generated text, s
-    output_tokens: int | None = None  # every generated token, reasoning included
-    tokens_source: str | None = None  # "usage" | "tokenizer" | "chunks" | None (unknown)
-    prompt_tokens: int | None = None
-    finish_reason: str | None = None  # OpenAI spelling: "stop", "length", "tool_calls", ...
-    error: str | None = None
-    text: str = ""  # the answer, reasoning left out
-    streamed: bool = True
-    note: str | None = None
-    ttft_any_s: float | None = None  # request start -> first chunk of generated text of any kind (None: = ttft_s)
-    reasoning_tokens: int | None = None  # of output_tokens; None where nothing tells them apart
-    reasoning: str = ""  # the reasoning text (separate field, <think> blocks, TextItemType.REASONING)
-    cached_tokens: int | None = None  # prompt tokens the server served from its prefix cache, when it says
-
-    @property
-    def end(self) -> float:
-        return self.start + self.e2e_s
-
-    @property
-    def ok(self) -> bool:
-        """True when the request completed without error; aggregate metrics over ok trials only."""
-        return self.error is None
-
-    @property
-    def truncated(self) -> bool:
-        """The answer was cut by max_tokens (or the context), not finished by the model."""
-        return self.finish_reason == "length"
-
-    @property
-    def e2e_ms(self) -> float:
-        return self.e2e_s * 1000.0
-
-    @property
-    def ttft_ms(self) -> float | None:
-        return None if self.ttft_s is None else self.ttft_s * 1000.0
-
-    @property
-    def first_token_s(self) -> float | None:
-        """Time to the first generated token of any kind (reasoning or answer)."""
-        return self.ttft_s if self.ttft_any_s is None else self.ttft_any_s
-
-    @property
-    def ttft_any_ms(self) -> float | None:
-        first = self.first_token_s
-        return None if first is None else first * 1000.0
-
-    @property
-    def answer_tokens(self) -> int | None:
-        if self.output_tokens is None or self.reasoning_tokens is None:
-            return None
-        return max(self.output_tokens - self.reasoning_tokens, 0)
-
-    @property
-    def burst(self) -> bool:
-        """Several tokens, all in one streamed chunk: no decode window was observable."""
-        return len(self.token_times) == 1 and (self.output_tokens or 0) >= 2
-
-    @property
-    def _decode_s(self) -> float | None:
-        """Time spent after the first token, when a per-token decode metric is defined."""
-        first = self.first_token_s
-        if first is None or self.output_tokens is None or self.output_tokens < 2 or self.burst:
-            return None
-        decode_s = self.e2e_s - first
-        return decode_s if decode_s > 0 else None
-
-    @property
-    def tpot_ms(self) -> float | None:
-        decode_s = self._decode_s
-        return None if decode_s is None else decode_s * 1000.0 / (self.output_tokens - 1)
-
-    @property
-    def decode_tps(self) -> float | None:
-        decode_s = self._decode_s
-        return None if decode_s is None else (self.output_tokens - 1) / decode_s
-
-    @property
-    def output_tps(self) -> float | None:
-        if self.output_tokens is None or self.e2e_s <= 0:
-            return None
-        return self.output_tokens / self.e2e_s
-
-    @property
-    def itl_ms(self) -> list[float]:
-        return [(later - earlier) * 1000.0 for earlier, later in zip(self.token_times, self.token_times[1:])]
-
-    def to_record(self) -> dict[str, Any]:
-        """JSON-safe dict: the raw fields plus every derived metric."""
-        return asdict(self) | {
-            "ok": self.ok,
-            "truncated": self.truncated,
-            "e2e_ms": self.e2e_ms,
-            "ttft_ms": self.ttft_ms,
-            "ttft_any_ms": self.ttft_any_ms,
-            "answer_tokens": self.answer_tokens,
-            "tpot_ms": self.tpot_ms,
-            "decode_tps": self.decode_tps,
-            "output_tps": self.output_tps,
-            "itl_ms": self.itl_ms,
-        }
-
-
-class _TrialRecorder:
-    """Collects what one request produces; does nothing but record while the clock runs (counting comes after)."""
-
-    def __init__(self, streamed: bool, on_token: Callable[[str], None] | None = None,
-                 tokenizer: Tokenizer | None = None) -> None:
-        self.streamed = streamed
-        self.on_token = on_token
-        self.tokenizer = tokenizer
-        self.start = 0.0
-        self.e2e_s: float | None = None
-        self.pieces: list[tuple[float, str, str]] = []  # (arrival s, content text, reasoning-field text)
-        self.completion_tokens: int | None = None
-        self.prompt_tokens: int | None = None
-        self.reasoning_tokens: int | None = None
-        self.cached_tokens: int | None = None
-        self.finish_reason: str | None = None
-        self.ended = False  # the response ended properly ([DONE], a finish reason, or a complete reply)
-        self.error: str | None = None
-        self.notes: list[str] = [] if streamed else [NO_STREAM_NOTE]
-
-    def begin(self) -> None:
-        self.start = time.perf_counter()
-
-    def chunk(self, content: str | None, reasoning: str | None = None) -> None:
-        """Generated text arrived (answer `content`, and/or text of a separate reasoning field)."""
-        if content or reasoning:
-            self.pieces.append((time.perf_counter() - self.start, content or "", reasoning or ""))
-            if self.on_token is not None and content:
-                self.on_token(content)
-
-    def part(self, part: Part) -> None:
-        """A streamed chunk or a whole reply, as `openai_wire` read it."""
-        self.chunk(part.content, part.reasoning)
-        if part.finish_reason:
-            self.finish_reason = part.finish_reason
-            self.ended = True
-        if part.usage is not None:
-            self.usage(part.usage)
-        if part.cached_tokens is not None:
-            self.cached_tokens = part.cached_tokens
-
-    def usage(self, usage: Usage) -> None:
-        self.completion_tokens = usage.completion_tokens
-        self.prompt_tokens = usage.prompt_tokens
-        self.reasoning_tokens = usage.reasoning_tokens
-        if usage.cached_tokens is not None:
-            self.cached_tokens = usage.cached_tokens
-
-    def complete(self) -> None:
-        self.e2e_s = time.perf_counter() - self.start
-
-    def fail(self, exc: BaseException | str) -> None:
-        """Record an error that ended the request; partial tokens stay."""
-        if self.e2e_s is None:
-            self.complete()
-        if self.error is None:
-            self.error = redact(exc) if isinstance(exc, str) else error_text(exc)
-
-    def _count(self, text: str) -> int:
-        return count_tokens(self.tokenizer, text)
-
-    def result(self) -> TrialTiming:
-        labelled = split_pieces([content for _, content, _ in self.pieces])
-        times, answer_times, answers, thoughts, raw = [], [], [], [], []
-        for (arrived, content, field_reasoning), (answer, inline_reasoning) in zip(self.pieces, labelled):
-            thought = field_reasoning + inline_reasoning
-            times.append(arrived)
-            if answer:
-                answer_times.append(arrived)
-                answers.append(answer)
-            if thought:
-                thoughts.append(thought)
-            raw.append(field_reasoning + content)
-        text, reasoning_text = "".join(answers), "".join(thoughts)
-        if self.error is None and not self.ended:
-            self.fail("IncompleteResponse: the response ended without a finish reason or [DONE]")
-        if self.error is None and not text.strip() and self.completion_tokens is None:
-            self.fail("EmptyResponse: the response carried no answer text and no usage report")
-        output_tokens, source = self._output_tokens("".join(raw), len(times))
-        if source == "chunks":
-            self.notes.append(CHUNKS_NOTE)
-        timing = TrialTiming(
-            start=self.start,
-            e2e_s=self.e2e_s if self.e2e_s is not None else 0.0,
-            ttft_s=answer_times[0] if self.streamed and answer_times else None,
-            token_times=times if self.streamed else [],
-            output_tokens=output_tokens,
-            tokens_source=source,
-            prompt_tokens=self.prompt_tokens,
-            finish_reason=self.finish_reason,
-            error=self.error,
-            text=text,
-            streamed=self.streamed,
-            ttft_any_s=times[0] if self.streamed and times else None,
-            reasoning_tokens=self._reasoning_tokens(reasoning_text, output_tokens, len(thoughts), len(times)),
-            reasoning=reasoning_text,
-            cached_tokens=self.cached_tokens,
-        )
-        if timing.burst:
-            self.notes.append(BURST_NOTE)
-        timing.note = "; ".join(self.notes) or None
-        return timing
-
-    def _output_tokens(self, generated: str, chunks: int) -> tuple[int | None, str | None]:
-        if self.completion_tokens is not None:
-            return self.completion_tokens, "usage"
-        if self.tokenizer is not None and generated:
-            return self._count(generated), "tokenizer"
-        if self.streamed and chunks:
-            return chunks, "chunks"
-        return None, None
-
-    def _reasoning_tokens(self, reasoning_text: str, output_tokens: int | None, reasoning_chunks: int,
-                          chunks: int) -> int | None:
-        """Server's count, else 0 without reasoning, else the tokenizer's, else chunks when a chunk is a token."""
-        if self.reasoning_tokens is not None:
-            return self.reasoning_tokens
-        if not reasoning_text:
-            return 0 if output_tokens is not None else None
-        if self.tokenizer is not None:
-            return min(self._count(reasoning_text), output_tokens or 0)
-        return reasoning_chunks if self.streamed and chunks == output_tokens else None
 
 
 def time_openai_chat(
@@ -341,27 +83,32 @@ def time_openai_chat(
     if stream:
         params["stream_options"] = {"include_usage": True}
 
-    recorder = _TrialRecorder(streamed=stream, tokenizer=tokenizer_for(model) if tokenizer == AUTO else tokenizer)
+    recorder = TrialRecorder(streamed=stream, tokenizer=tokenizer_for(model) if tokenizer == AUTO else tokenizer,
+                             max_tokens=max_tokens)
     recorder.begin()
     try:
         with no_retry_client.chat.completions.with_streaming_response.create(**params, stream=stream) as response:
-            if stream and "text/event-stream" in response.headers.get("content-type", ""):
-                _consume_event_stream(response.iter_bytes(), recorder)
+            kind, body = sse.body_kind(response.iter_bytes())
+            labelled = response.headers.get("content-type", "")
+            if kind == sse.EVENT_STREAM or (kind is None and "text/event-stream" in labelled):
+                _consume_event_stream(body, recorder)  # not streamed when asked not to: no TTFT is claimed
             else:
                 if stream:
                     recorder.notes.append(NOT_SSE_NOTE)
                     recorder.streamed = False
-                body = response.read()
+                whole = b"".join(body)
                 recorder.complete()
-                _read_whole_reply(body, str(client.base_url), recorder)
+                _read_whole_reply(whole, str(client.base_url), recorder)
     except openai.APIConnectionError as exc:  # "Connection error." alone does not say where
         recorder.fail(f"{type(exc).__name__}: cannot reach {client.base_url}: {exc.__cause__ or exc}")
+    except openai.APIStatusError as exc:
+        recorder.fail(_status_error(exc, str(client.base_url)))
     except Exception as exc:  # measured, never raised: the caller decides what a failed trial means
         recorder.fail(exc)
     return recorder.result()
 
 
-def _consume_event_stream(body: Iterable[bytes], recorder: _TrialRecorder) -> None:
+def _consume_event_stream(body: Iterable[bytes], recorder: TrialRecorder) -> None:
     """Read an SSE chat stream until `[DONE]` or its end; errors in any form raise ServerReplyError."""
     for event in sse.iter_events(body):
         for name, value in event.other_fields:
@@ -378,6 +125,15 @@ def _consume_event_stream(body: Iterable[bytes], recorder: _TrialRecorder) -> No
     recorder.complete()
 
 
+def _status_error(exc: openai.APIStatusError, server: str) -> BaseException | str:
+    """A 503 of a server still loading its model as a message that says so and when to retry; others as they are."""
+    detail = error_message(exc.body if isinstance(exc.body, dict) and "error" in exc.body else {"error": exc.body})
+    if exc.status_code == 503 and "loading" in f"{detail} {exc.message}".lower():
+        retry_after = exc.response.headers.get("retry-after")
+        return f"ServerLoading: {still_loading_text(server, detail or exc.message, retry_after)}"
+    return exc
+
+
 def _error_text(value: str) -> str:
     """The message of an error event's value (JSON error object or plain text)."""
     try:
@@ -387,7 +143,7 @@ def _error_text(value: str) -> str:
     return error_message({"error": payload}) or value.strip()[:500]
 
 
-def _read_whole_reply(body: bytes, server: str, recorder: _TrialRecorder) -> None:
+def _read_whole_reply(body: bytes, server: str, recorder: TrialRecorder) -> None:
     try:
         payload = json.loads(body)
     except json.JSONDecodeError:
@@ -424,7 +180,7 @@ def _text_parts(items: Iterable[object]) -> Iterator[TextItem]:
             yield item
 
 
-def _record_text(item: object, recorder: _TrialRecorder) -> None:
+def _record_text(item: object, recorder: TrialRecorder) -> None:
     """An SDK text item as answer (TextItemType.DEFAULT) or reasoning (TextItemType.REASONING) text."""
     if isinstance(item, TextItem) and item.type == TextItemType.DEFAULT:
         recorder.chunk(item.text)
@@ -454,7 +210,7 @@ def time_inprocess_chat(
             RequestOptions(search=SearchOptions(temperature=temperature, max_output_tokens=max_tokens, seed=seed))
         )
         session.set_streaming(stream)
-        recorder = _TrialRecorder(streamed=stream, on_token=on_token)
+        recorder = TrialRecorder(streamed=stream, on_token=on_token, max_tokens=max_tokens)
         recorder.begin()
         try:
             if stream:
@@ -475,7 +231,7 @@ def time_inprocess_chat(
     return recorder.result()
 
 
-def _record_sdk_final(response: Any, recorder: _TrialRecorder) -> None:
+def _record_sdk_final(response: Any, recorder: TrialRecorder) -> None:
     """Finish reason (in OpenAI spelling) and token usage from a foundry_local_sdk Response."""
     reason = response.finish_reason
     recorder.finish_reason = None if reason == FinishReason.NONE else reason.name.lower()

@@ -112,7 +112,9 @@ def selection_markdown(selection: Selection) -> str:
         changed = selection.answer_diffs[~selection.answer_diffs["same"]] if selection.answer_diffs is not None else pd.DataFrame()
         parts.append(
             f"## Compared with the baseline run\n\nBaseline: `{selection.baseline.out_dir}`. `ratio` = this run / "
-            "baseline; a difference is beyond noise only when the 95% CIs of the medians do not overlap.\n\n"
+            "baseline; a difference is beyond noise only when the 95% CIs of the medians do not overlap, it exceeds "
+            "the between-run `noise_floor`, and the machine was about as busy in both runs (else `cannot tell`, "
+            "see `load_note`).\n\n"
             + markdown_table(selection.run_comparison)
             + f"\nDeterministic answers: {len(changed)} of {len(selection.answer_diffs)} matched answers changed"
             + (" (see `answer_diffs.csv`).\n" if len(changed) else ".\n"))
@@ -193,7 +195,9 @@ def to_html(selection: Selection) -> str:
     if selection.run_comparison is not None:
         sections.append(f"<h2>Compared with the baseline run</h2><p class='note'>Baseline "
                         f"<code>{html.escape(str(selection.baseline.out_dir))}</code>; beyond noise = the 95% CIs of "
-                        "the medians do not overlap.</p>" + _html_table(selection.run_comparison))
+                        "the medians do not overlap, the difference exceeds the between-run noise floor, and the "
+                        "machine was about as busy in both runs (else cannot tell).</p>"
+                        + _html_table(selection.run_comparison))
     sections.append("<h2>Charts</h2>" + "".join(
         f"<figure><img alt='{name}' src='{data_uri(figure)}'><figcaption>{name}</figcaption></figure>"
         for name, figure in selection.figures.items()))

@@ -11,8 +11,9 @@ One implementation per way of reaching a model:
 
 `backend(name, ...)` is the one place a backend is chosen by name (BACKENDS), and `open_runner(model, ...)` the
 one place a model name becomes a runner. The benchmark, `model run` / the notebook playground (`chat`), and the
-judge all take a runner. Adding an engine that is not OpenAI-compatible: write a Runner and a Backend and add the
-backend to BACKENDS; the benchmark's protocol, records, statistics and reports need no change.
+judge all take a runner. Adding an engine that is not OpenAI-compatible: write a Runner (its chat fills a
+`measure.recorder.TrialRecorder`) and a Backend and add the backend to BACKENDS; the benchmark's protocol,
+records, statistics and reports need no change.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from ..measure.roofline import weights_read_mb
 from ..measure.timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
 from . import app_service, endpoints, runtime
 from .errors import ModelNotFoundError
-from .service_routes import http_load, http_unload
+from .service_routes import http_load, http_unload, wait_until_ready
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
@@ -51,6 +52,7 @@ class Runner(Protocol):
     context_length: int | None
     device_note: str  # why the device differs from the one asked for ("" when it does not)
     threads: dict  # {"threads": N or None, "threads_source": ...} (`helpers.build.threads.setting`)
+    ready_wait_s: float | None  # how long the load waited for a server still loading its model (None: no wait)
 
     def load(self) -> float | None:
         """Cold-load; seconds taken, None when the backend cannot tell. Raises ModelNotFoundError or any error."""
@@ -86,6 +88,8 @@ class Backend(Protocol):
 
 class InprocessRunner:
     """A Foundry Local model in this process, timed through the SDK (fresh ChatSession per request)."""
+
+    ready_wait_s = None
 
     def __init__(self, model: IModel, choice: DeviceChoice | None = None, rt: runtime.LabRuntime | None = None,
                  threads: int | None = None) -> None:
@@ -155,7 +159,7 @@ class KitServiceRunner(_OverHttp, InprocessRunner):
 class OpenAIServerRunner(_OverHttp):
     """A model behind an external OpenAI-compatible server; the name is passed through as given."""
 
-    device = execution_provider = context_length = None
+    device = execution_provider = context_length = ready_wait_s = None
     device_note = ""
 
     def __init__(self, name: str, base_url: str, client: OpenAI) -> None:
@@ -163,6 +167,8 @@ class OpenAIServerRunner(_OverHttp):
         self.threads = declared_threads(name)
 
     def load(self) -> float | None:
+        """Wait for a server still loading its model (bounded, said on screen), then its load route, if any."""
+        self.ready_wait_s = wait_until_ready(self._base_url)
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
         listed = endpoints.served_model_ids(self._client)
         self.model_id = endpoints.http_model_id(self.name, self._client)
@@ -195,7 +201,7 @@ class AppServiceRunner(_OverHttp):
     the device actually used, and why it differs from the one asked for, come from `app_service.load`.
     """
 
-    context_length = None
+    context_length = ready_wait_s = None
 
     def __init__(self, name: str, base_url: str, client: OpenAI, device: str) -> None:
         try:

@@ -1,4 +1,4 @@
-"""The cases of issue #10, each a scripted loopback server and the right values a trial must show.
+"""The cases of issues #10 and #17, each a scripted loopback server and the right values a trial must show.
 
 Scripted timing unless a case says otherwise (the issue's): first answer token 300 ms after the request, then 19
 more 20 ms apart. Right values: TTFT 300 ms (within 3%), TPOT 20 ms (within 5%), decode 50 tok/s, 20 output
@@ -40,12 +40,19 @@ class Case:
     """One kind of server behaviour: how to script it and what a trial against it must show."""
 
     name: str
-    issue: str  # the case number in issue #10
+    issue: str  # the case number in issue #10 ("1"), or in issue #17 ("17.1")
     script: Callable[[], Script]
     check: Callable[[Record], None]
     right: str  # the right values, as the issue states them
     stream: bool = True
     env: dict[str, str] = field(default_factory=dict)
+    max_tokens: int = 64  # the cap sent with each request (`--max-tokens`)
+    single_check: Callable[[Record], None] | None = None  # one request sent at once (time_openai_chat), if not check
+
+    @property
+    def request_check(self) -> Callable[[Record], None]:
+        """The check of a trial sent by itself, without the benchmark's load step before it."""
+        return self.single_check or self.check
 
 
 def scripted(**fields: Any) -> Callable[[], Script]:
@@ -60,6 +67,7 @@ def near(value: float | None, expected: float, rel: float) -> None:
 def expect_ok(record: Record, tokens: int = TOKENS, source: str = "usage") -> None:
     assert record["ok"], record["error"]
     assert (record["output_tokens"], record["tokens_source"]) == (tokens, source)
+    assert not record["truncated"], record["note"]
 
 
 def near_first(record: Record, key: str, expected_ms: float) -> None:
@@ -86,9 +94,9 @@ def check_plain(record: Record) -> None:
     assert record["text"] == _answer(0, TOKENS)
 
 
-def check_reasoning(record: Record) -> None:
+def check_reasoning(record: Record, source: str = "usage") -> None:
     """20 reasoning + 10 answer tokens, all 20 ms apart: first token 300 ms, TTFT 700 ms, TPOT 20 ms."""
-    expect_ok(record, tokens=30)
+    expect_ok(record, tokens=30, source=source)
     near_first(record, "ttft_any_ms", TTFT_MS)
     expect_scripted(record, ttft_ms=TTFT_MS + 20 * GAP_MS)
     assert (record["reasoning_tokens"], record["answer_tokens"]) == (20, 10)
@@ -141,6 +149,47 @@ def check_think_answer(record: Record) -> None:
     assert "laptops" in record["reasoning"]
 
 
+def check_stream_tail(record: Record) -> None:
+    """The last token at 680 ms; usage and [DONE] 600 ms later: e2e ends at the last token, the close is apart."""
+    check_plain(record)
+    near(record["e2e_ms"] - record["send_ms"], TTFT_MS + (TOKENS - 1) * GAP_MS, TTFT_REL)
+    near(record["close_ms"] - record["send_ms"], TTFT_MS + (TOKENS - 1) * GAP_MS + 600, TTFT_REL)
+
+
+def check_usage_apart(record: Record) -> None:
+    """Usage says 10 completion tokens and 20 reasoning tokens apart: 30 output tokens, said in tokens_source."""
+    check_reasoning(record, source="usage+reasoning")
+
+
+CAP = 32
+
+
+def check_all_reasoning(record: Record) -> None:
+    """32 reasoning tokens, cut by the cap: ok but truncated, first token 300 ms, 50 tok/s, a note on --max-tokens."""
+    assert record["ok"], record["error"]
+    assert (record["truncated"], record["finish_reason"], record["text"]) == (True, "length", "")
+    assert (record["output_tokens"], record["reasoning_tokens"], record["answer_tokens"]) == (CAP, CAP, 0)
+    near_first(record, "ttft_any_ms", TTFT_MS)
+    assert record["ttft_ms"] is None
+    near(record["decode_tps"], 1000 / GAP_MS, TPOT_REL)
+    assert f"max_tokens ({CAP}) is too small" in record["note"], record["note"]
+
+
+def check_stop_at_cap(record: Record) -> None:
+    """Exactly 32 tokens at max_tokens 32 with finish `stop`: flagged as likely truncated."""
+    assert record["ok"], record["error"]
+    assert (record["output_tokens"], record["finish_reason"]) == (CAP, "stop")
+    assert record["truncated"] and record["truncation"] == "likely", (record["truncated"], record["truncation"])
+    assert "likely truncated" in record["note"], record["note"]
+    near_first(record, "ttft_ms", TTFT_MS)
+    near(record["tpot_ms"], GAP_MS, TPOT_REL)
+
+
+def check_still_loading(record: Record) -> None:
+    """A request sent while the server loads: failed, saying it is still loading and when to retry."""
+    assert not record["ok"] and "still loading" in record["error"] and "retry" in record["error"], record["error"]
+
+
 CASES = [
     Case("reasoning-content", "1", scripted(tokens=30, reasoning_tokens=20), check_reasoning,
          "TPOT 20 ms, decode 50 tok/s; first token 300 ms, TTFT 700 ms; 20 reasoning + 10 answer tokens"),
@@ -169,5 +218,21 @@ CASES = [
          env={"FOUNDRY_LOCAL_API_KEY": API_KEY}),
     Case("think-answer", "9", scripted(content_tokens=[THINK_ANSWER[i:i + 6] for i in range(0, len(THINK_ANSWER), 6)]),
          check_think_answer, "answer = the visible text only; facet score 1.0"),
+    Case("content-parts", "17.1", scripted(content_parts=True), check_plain,
+         "TTFT 300 ms, TPOT 20 ms, the answer text kept"),
+    Case("usage-after-last-token", "17.2", scripted(tail_s=0.6), check_stream_tail,
+         "TPOT 20 ms, decode 50 tok/s, e2e 680 ms; the stream's close (1,280 ms) apart"),
+    Case("usage-without-reasoning", "17.3", scripted(tokens=30, reasoning_tokens=20, usage_reasoning="excluded"),
+         check_usage_apart, "30 output tokens (20 reasoning + 10 answer), TPOT 20 ms, said in tokens_source"),
+    Case("all-reasoning-at-cap", "17.4", scripted(tokens=40, reasoning_tokens=40, usage=False), check_all_reasoning,
+         "ok but truncated, first token 300 ms, 50 tok/s, 32 reasoning tokens, no answer, a --max-tokens note",
+         max_tokens=CAP),
+    Case("stop-at-cap", "17.5", scripted(tokens=CAP), check_stop_at_cap, "flagged as likely truncated",
+         max_tokens=CAP),
+    Case("stream-as-json", "17.6", scripted(content_type="application/json"), check_plain,
+         "ok, TTFT 300 ms, 20 tokens"),
+    Case("still-loading", "17.7", scripted(loading_s=4.0), check_plain,
+         "waits (bounded, said), then 2 ok trials at TTFT 300 ms; one request alone: fails saying when to retry",
+         single_check=check_still_loading),
 ]
 BY_NAME = {case.name: case for case in CASES}

@@ -1,4 +1,4 @@
-"""The before -> after table of issue #10: every case run through `python -m helpers bench --endpoint` (the CLI).
+"""The before -> after table of issues #10 and #17: every case run through `python -m helpers bench --endpoint` (the CLI).
 
 `python -m tests.field.findings --label after --json /tmp/after.json` measures the kit on the import path (this
 repository); with `PYTHONPATH=<folder holding an older helpers/, models.json, prompts.json>` the same command
@@ -62,14 +62,22 @@ def cell(out: Path, exit_code: int, stderr: str) -> str:
     if model.get("error"):
         parts.append(f"load error: {model['error'][:120]}")
     metrics = [("ttft_any_ms", "first token {:.0f} ms"), ("ttft_ms", "TTFT {:.0f} ms"), ("tpot_ms", "TPOT {:.1f} ms"),
-               ("decode_tps", "decode {:.0f} tok/s"), ("output_tokens", "{:.0f} tokens"),
-               ("reasoning_tokens", "{:.0f} reasoning"), ("cached_tokens", "{:.0f} cached")]
+               ("decode_tps", "decode {:.0f} tok/s"), ("e2e_ms", "e2e {:.0f} ms"), ("close_ms", "closed {:.0f} ms"),
+               ("output_tokens", "{:.0f} tokens"), ("reasoning_tokens", "{:.0f} reasoning"),
+               ("cached_tokens", "{:.0f} cached")]
     for key, text in metrics:
         value = _median([t.get(key) for t in ok])
         if value is not None and not (key == "ttft_any_ms" and value == _median([t.get("ttft_ms") for t in ok])):
             parts.append(text.format(value))
         elif key in ("tpot_ms", "decode_tps") and ok and value is None:
             parts.append(text.split(" {")[0] + " not measurable")  # `TPOT not measurable`, `decode not measurable`
+    if ok and not any(t.get("text") for t in ok):
+        parts.append("answer empty")
+    truncated = sum(bool(t.get("truncated")) for t in ok)
+    if truncated:
+        parts.append(f"truncated {truncated}/{len(ok)}")
+    if model.get("ready_wait_s"):
+        parts.append(f"waited {model['ready_wait_s']:.1f} s for the server")
     sources = sorted({t.get("tokens_source") for t in ok if t.get("tokens_source")})
     if sources:
         parts.append("source " + "+".join(sources))
@@ -112,7 +120,8 @@ def measure(name: str, env: dict[str, str], work: Path) -> str:
     with _server(name) as (base_url, script):
         command = [sys.executable, "-m", "helpers", "bench", "--endpoint", base_url,
                    "--models", script.model_id if script else "any-model", "--prompts", str(prompts),
-                   "--rounds", str(ROUNDS), "--warmup", "0", "--out", str(out)]
+                   "--rounds", str(ROUNDS), "--warmup", "0", "--out", str(out),
+                   "--max-tokens", str(case.max_tokens if case else 64)]
         if case and not case.stream:
             command.append("--no-stream")
         # cwd outside the repository: `python -m` puts the cwd first on sys.path, which would shadow PYTHONPATH

@@ -1,4 +1,4 @@
-"""Each case of issue #10 through the benchmark: `python -m helpers bench --endpoint …` (the CLI, in a subprocess)
+"""Each case of issues #10 and #17 through the benchmark: `python -m helpers bench --endpoint …` (the CLI, in a subprocess)
 and `benchmark.run_benchmark` (what notebook 04 calls), against the case's scripted loopback server.
 
 Every measured trial of the run must show the case's right values; the summary and report must say what the
@@ -81,7 +81,8 @@ def test_case_gives_the_right_value(case: Case, path: str, tmp_path: Path) -> No
 
     def measure(base_url: str, script: Script) -> tuple[int, str, Path]:
         out = tmp_path / f"run-{len(list(tmp_path.iterdir()))}"
-        code, output = bench(path, base_url, script.model_id, prompts, out, case.env, stream=case.stream)
+        code, output = bench(path, base_url, script.model_id, prompts, out, case.env, stream=case.stream,
+                             extra_args=("--max-tokens", str(case.max_tokens)))
         return code, output, out
 
     script, (code, output, out) = run_case(case, measure)
@@ -103,6 +104,8 @@ def test_case_gives_the_right_value(case: Case, path: str, tmp_path: Path) -> No
         assert {r.path for r in script.received} >= {"/models/load/fixture-model:1", "/openai/load/fixture-model:1"}
         assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in script.received)
         assert records(out, "model")[0]["status"] == "loaded" and records(out, "model")[0]["load_s"] is not None
+    if case.name == "still-loading" and path == "cli":  # the wait was said on screen
+        assert "still loading" in output and "ready after" in output, output
     if case.name == "chunks-no-tokenizer":
         assert "counted as streamed chunks" in summary.loc[0, "notes"] and "counted as streamed chunks" in report
 

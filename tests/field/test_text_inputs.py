@@ -90,9 +90,10 @@ def test_inprocess_reasoning_items_are_told_apart() -> None:
     """In-process, the SDK marks reasoning text as TextItemType.REASONING: first token vs TTFT, both texts."""
     from foundry_local_sdk import TextItem, TextItemType
 
-    from helpers.measure.timing import _record_text, _TrialRecorder
+    from helpers.measure.recorder import TrialRecorder
+    from helpers.measure.timing import _record_text
 
-    recorder = _TrialRecorder(streamed=True)
+    recorder = TrialRecorder(streamed=True)
     recorder.begin()
     for item in [TextItem("hmm", TextItemType.REASONING), TextItem(" so"), TextItem(" yes")]:
         _record_text(item, recorder)

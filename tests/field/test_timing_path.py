@@ -1,4 +1,4 @@
-"""Each case of issue #10 through the notebook path: `endpoints.openai_client` + `timing.time_openai_chat`
+"""Each case of issues #10 and #17 through the notebook path: `endpoints.openai_client` + `timing.time_openai_chat`
 (what notebook 03 calls), against the case's scripted loopback server."""
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def warm_client() -> None:
 def _trial(case: Case) -> tuple[Script, dict]:
     def measure(base_url: str, script: Script) -> dict:
         client = endpoints.openai_client(base_url)
-        return time_openai_chat(client, script.model_id, MESSAGES, max_tokens=64, stream=case.stream).to_record()
+        return time_openai_chat(client, script.model_id, MESSAGES, max_tokens=case.max_tokens,
+                                stream=case.stream).to_record()
 
     return run_case(case, measure)
 
@@ -38,7 +39,7 @@ def test_case_gives_the_right_value(case: Case, monkeypatch: pytest.MonkeyPatch)
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
     script, record = _trial(case)
-    case.check(with_send_time(record, (chat_requests(script) or [None])[0]))
+    case.request_check(with_send_time(record, (chat_requests(script) or [None])[0]))
     if case.env.get(API_KEY_ENV):
         assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in script.received)
 

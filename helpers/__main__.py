@@ -1,13 +1,16 @@
 """`foundry-lab <verb>` (installed by setup) and `python -m helpers <verb>`: every headless action of the kit.
 
-The verbs mirror the workshop's `foundry` CLI (`model list|download|run`, `cache list|remove`) and add the kit's
-own (`serve`, `bench`, `report`, `preflight`, `byom`, `route`, `setup`, `build`). `setup` runs with the bare system
-Python (standard library only); every other verb runs in the kit's `.venv`. Errors with a clear message
-(`errors.ClearError`) print as one line without a traceback.
+The verbs mirror the `foundry` CLI in both spellings: the session's (`model run`, `service start|status`,
+`cache list`) and today's, CLI 0.10+ (`run`, `server start|status`, `model list|info|download|load|unload`,
+`cache ls`, `-o json`); and add the kit's own (`serve`, `bench`, `report`, `preflight`, `byom`, `route`, `setup`,
+`build`, `rehearse`, `share`, `class`, `collect`). `setup` runs with the bare system Python (standard library only);
+every other verb runs in the kit's `.venv`. Errors with a clear message (`errors.ClearError`) print as one line
+without a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -58,24 +61,45 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--no-http", action="store_true", help="skip the web service checks")
     pre.add_argument("--device", default="auto", choices=DEVICES)
 
-    model = verbs.add_parser("model", help="like `foundry model`: list, download, run (FOUNDRY_LOCAL_ENDPOINT: "
-                                           "at the Foundry Local service)")
+    json_flag = argparse.ArgumentParser(add_help=False)  # `-o json`, where today's `foundry` CLI has it
+    json_flag.add_argument("-o", "--output", choices=["table", "json"], default="table", help="output format")
+
+    model = verbs.add_parser("model", help="like `foundry model`: list, info, download, load, unload, run "
+                                           "(FOUNDRY_LOCAL_ENDPOINT: at the Foundry Local service)")
     model_verbs = model.add_subparsers(dest="action", required=True)
-    model_verbs.add_parser("list", help="every model the kit can see, one row per variant")
+    model_verbs.add_parser("list", parents=[json_flag], help="every model the kit can see, one row per variant")
+    model_verbs.add_parser("info", parents=[json_flag], help="context length, tool calling, size, license, "
+                                                             "device variants of one model").add_argument("model")
     model_download = model_verbs.add_parser("download", help="download a catalog model (progress bar)")
+    model_load = model_verbs.add_parser("load", help="load into the running server (`server start`, or "
+                                                     "FOUNDRY_LOCAL_ENDPOINT)")
+    model_verbs.add_parser("unload", help="unload from the running server").add_argument("model")
     model_run = model_verbs.add_parser("run", help="answer --prompt (streamed, then TTFT, tok/s, tokens), "
-                                                   "or chat interactively without it")
-    for action in (model_download, model_run):
+                                                   "or chat interactively without it (today's CLI: `run MODEL`)")
+    run = verbs.add_parser("run", help="same as `model run` (the Foundry Local CLI 0.10+ spelling)")
+    for action in (model_download, model_load, model_run, run):
         action.add_argument("model", help="alias or id, e.g. smollm2-135m-instruct-int4")
         action.add_argument("--device", default="auto", choices=DEVICES)
-    model_run.add_argument("--prompt", help="one question; without it: an interactive chat")
-    model_run.add_argument("--max-tokens", type=POSITIVE_INT, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
+    for action in (model_run, run):
+        action.add_argument("--prompt", help="one question; without it: an interactive chat")
+        action.add_argument("--max-tokens", type=POSITIVE_INT,
+                            help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
 
-    cache = verbs.add_parser("cache", help="like `foundry cache`: list (default), remove MODEL")
+    cache = verbs.add_parser("cache", help="like `foundry cache`: ls / list (default), remove MODEL")
     cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")
     cache_verbs = cache.add_subparsers(dest="action")
-    cache_verbs.add_parser("list", help="the cache with sizes on disk and its folder")
+    for spelling in ("ls", "list"):
+        cache_verbs.add_parser(spelling, parents=[json_flag], help="the cache with sizes on disk and its folder")
     cache_verbs.add_parser("remove", help="delete a downloaded catalog model").add_argument("model")
+
+    for name, spelling in (("server", "today's `foundry server`"), ("service", "the older `foundry service`")):
+        server = verbs.add_parser(name, help=f"like {spelling}: start (= serve), status")
+        server_verbs = server.add_subparsers(dest="action", required=True)
+        server_start = server_verbs.add_parser("start", help="same as `serve`")
+        server_start.add_argument("--models", help="comma list to load (default: models.json offline defaults)")
+        server_start.add_argument("--port", type=PORT, help="port (default 5273 or FOUNDRY_LAB_PORT; 0 = any free port)")
+        server_verbs.add_parser("status", parents=[json_flag], help="which server the kit uses, its URL and models; "
+                                                                    "exit 1 when none runs")
 
     verbs.add_parser("catalog", help="same as `model list`")
     download = verbs.add_parser("download", help="same as `model download MODEL`")
@@ -177,23 +201,36 @@ def main(argv: list[str] | None = None) -> int:
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
 
-    if args.verb == "serve":
+    action = getattr(args, "action", None)
+    as_json = getattr(args, "output", "table") == "json"
+    if args.verb == "serve" or (args.verb in ("server", "service") and action == "start"):
         from . import runtime
         from .config import load_models
 
         runtime.serve(_models(args.models) or load_models().defaults["offline"], args.port)
         return 0
+    if args.verb in ("server", "service") or (args.verb, action) in (("model", "load"), ("model", "unload")):
+        from .workshop import server_verbs
+
+        if action == "load":
+            return server_verbs.load(args.model, args.device)
+        return server_verbs.unload(args.model) if action == "unload" else server_verbs.print_status(as_json)
+    if (args.verb, action) == ("model", "info"):
+        from .workshop.model_info import model_facts, render
+
+        facts = model_facts(args.model)
+        print(json.dumps(facts.to_json(), indent=2) if as_json else render(facts))
+        return 0
     from . import terminal
 
-    action = getattr(args, "action", None)
     if args.verb == "catalog" or (args.verb, action) == ("model", "list"):
-        return terminal.model_list()
+        return terminal.model_list(as_json)
     if args.verb == "download" or action == "download":
         return terminal.model_download(args.model, args.device)
-    if action == "run":
+    if args.verb == "run" or action == "run":
         return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens)
     removing = args.remove or (args.model if action == "remove" else None)
-    return terminal.cache_remove(removing) if removing else terminal.cache_list()
+    return terminal.cache_remove(removing) if removing else terminal.cache_list(as_json)
 
 
 def cli(argv: list[str] | None = None) -> int:

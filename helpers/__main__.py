@@ -169,6 +169,27 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--judge", help="model that grades the answers (default: models.json judge for this world; "
                                         "'none' to skip)")
 
+    share = verbs.add_parser("share", help="write a run's share bundle (results + machine profile, nothing personal); "
+                                           "--to sends it to a class collector")
+    share.add_argument("run_dir", help="folder holding results.jsonl")
+    share.add_argument("--out", help="bundle file (default: RUN_DIR/<machine id>.share.json)")
+    share.add_argument("--label", default="", help="a name for this machine in the class report (e.g. 'seat 12'; "
+                                                   "letters, digits, space, _.-; default: its anonymous id)")
+    share.add_argument("--to", metavar="URL", help="the collector's URL (`foundry-lab collect` prints it)")
+    share.add_argument("--code", help="the collector's join code (with --to)")
+
+    klass = verbs.add_parser("class", help="merge a folder of share bundles into the class report (DuckDB)")
+    klass.add_argument("folder", help="folder of *.share.json bundles (e.g. the collector's)")
+    klass.add_argument("--out", help="report folder (default: FOLDER/class-report)")
+    klass.add_argument("--max-p95-ms", type=POSITIVE, help="latency gate: e2e p95 on every machine of a class, in ms")
+
+    collect = verbs.add_parser("collect", help="collect attendees' share bundles over HTTP (needs a join code)")
+    collect.add_argument("--code", help="join code attendees must send (default: a random one, printed)")
+    collect.add_argument("--port", type=PORT, default=8765, help="port (default 8765; 0 = any free port)")
+    collect.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only; "
+                                                             "0.0.0.0 for the classroom network)")
+    collect.add_argument("--folder", default="class-bundles", help="where accepted bundles are kept (default ./class-bundles)")
+
     args = parser.parse_args(argv)
     if args.verb == "setup":
         from .build.setup_env import setup as run_setup
@@ -201,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
 
+    if args.verb in ("share", "class", "collect"):
+        from .classroom import cli as classroom_cli
+
+        return classroom_cli.main(args)
     action = getattr(args, "action", None)
     as_json = getattr(args, "output", "table") == "json"
     if args.verb == "serve" or (args.verb in ("server", "service") and action == "start"):

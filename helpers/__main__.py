@@ -190,6 +190,15 @@ def main(argv: list[str] | None = None) -> int:
                                                              "0.0.0.0 for the classroom network)")
     collect.add_argument("--folder", default="class-bundles", help="where accepted bundles are kept (default ./class-bundles)")
 
+    rehearse = verbs.add_parser("rehearse", help="the 30-minute live path headless on the bundled models, each step "
+                                                 "timed against its slot (exit 1 when one fails or overruns)")
+    rehearse.add_argument("--out", help="folder for the run and the table (default: reports/rehearsal)")
+    rehearse.add_argument("--port", type=PORT, default=0, help="port of the server it starts (default 0: any free "
+                                                               "port; 5273 to rehearse the session's own)")
+    rehearse.add_argument("--models", help="comma list the server loads (default: the first two offline defaults)")
+    rehearse.add_argument("--quick", action="store_true", help="check the path only: a smoke benchmark of the first "
+                                                               "model, report without judge (times are not the session's)")
+
     args = parser.parse_args(argv)
     if args.verb == "setup":
         from .build.setup_env import setup as run_setup
@@ -222,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
 
+    if args.verb == "rehearse":
+        from .workshop.rehearse import main as rehearse_main
+
+        return rehearse_main(args.out, args.port, _models(args.models), args.quick)
     if args.verb in ("share", "class", "collect"):
         from .classroom import cli as classroom_cli
 

@@ -1,9 +1,10 @@
 """`foundry-lab class FOLDER`: the class report from a folder of share bundles.
 
 Every `*.json` in FOLDER is checked (`bundle.read_bundle_file`; a refused file is named with the reason and left
-out), the accepted ones are merged with DuckDB (`merge.merge`), and per machine class one model is picked under the
-report's gates (models.json `gates`, the ones `foundry-lab report` applies, `compare.gate_failures`), judged on the
-class's worst machine where that is what a promise needs:
+out), the accepted ones are written as one newline-delimited JSON file and merged with DuckDB (`merge.merge`),
+and per machine class one model is picked under the report's gates (models.json `gates`, the ones
+`foundry-lab report` applies, `compare.gate_failures`), judged on the class's worst machine where that is what a
+promise needs:
 
 - memory: the class's highest peak memory within the budget; license: allowed; quality: the class's median
   quality score at or above the floor (applied only when some bundle of the class carries a quality score,
@@ -19,6 +20,7 @@ Writes into `--out` (default FOLDER/class-report): `class_report.md`, `class_spr
 """
 from __future__ import annotations
 
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -47,17 +49,19 @@ class ClassReport:
     seconds: dict[str, float]  # check, merge
 
 
-def accepted_files(folder: Path) -> tuple[list[Path], dict[str, str]]:
-    """The bundle files of `folder` that pass `read_bundle_file`, and the refused ones with their reason."""
+def check_bundles(folder: Path, ndjson: Path) -> tuple[int, dict[str, str]]:
+    """Check every `*.json` of `folder` (`read_bundle_file`) and write each accepted bundle, as parsed, as one line
+    of `ndjson` (what the merge reads). Returns how many were accepted and the refused files with their reason."""
     if not folder.is_dir():
         raise ClearError(f"{folder}: not a folder of share bundles (make them with `foundry-lab share RUN`).")
-    accepted, refused = [], {}
-    for path in sorted(folder.glob("*.json")):
-        try:
-            read_bundle_file(path)
-            accepted.append(path)
-        except (BundleError, OSError) as exc:
-            refused[path.name] = str(exc)
+    accepted, refused = 0, {}
+    with ndjson.open("w", encoding="utf-8") as lines:
+        for path in sorted(folder.glob("*.json")):
+            try:
+                lines.write(read_bundle_file(path).model_dump_json() + "\n")
+                accepted += 1
+            except (BundleError, OSError) as exc:
+                refused[path.name] = str(exc)
     if not accepted:
         raise ClearError(f"{folder}: no share bundle to merge ({len(refused)} refused"
                          + (f", e.g. {next(iter(refused.values()))}" if refused else "") + ").")
@@ -100,10 +104,12 @@ def pick_models(spread: pd.DataFrame, gates: SelectionGates, max_p95_ms: float |
 def build(folder: str | Path, max_p95_ms: float | None = None, memory_limit: str | None = None) -> ClassReport:
     """Check, merge and pick (see the module docstring); nothing is written."""
     started = time.perf_counter()
-    files, refused = accepted_files(Path(folder))
-    checked = time.perf_counter()
-    merged = merge(files, memory_limit)
-    merged_at = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="foundry-lab-class-") as staging:
+        ndjson = Path(staging) / "bundles.jsonl"
+        _, refused = check_bundles(Path(folder), ndjson)
+        checked = time.perf_counter()
+        merged = merge(ndjson, memory_limit)
+        merged_at = time.perf_counter()
     gates = load_models().gates
     return ClassReport(merged, pick_models(merged.spread, gates, max_p95_ms), refused, gates, max_p95_ms,
                        {"check": checked - started, "merge": merged_at - checked})

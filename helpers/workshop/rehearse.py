@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -67,19 +68,19 @@ class Rehearsal:
 
     def cli(self, *args: str) -> str:
         """Run `foundry-lab ARGS` to completion; its stdout. RuntimeError with its last lines when it fails."""
-        self._note(f"foundry-lab {' '.join(args)}")
+        self._note(f"foundry-lab {shlex.join(args)}")
         done = subprocess.run([sys.executable, "-m", "helpers", *args], cwd=paths.REPO_ROOT, env=self.env,
                               capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
         self.log.write(done.stdout + done.stderr + "\n")
         if done.returncode != 0:
-            raise RuntimeError(f"`foundry-lab {' '.join(args)}` exited {done.returncode}: "
+            raise RuntimeError(f"`foundry-lab {shlex.join(args)}` exited {done.returncode}: "
                                + (done.stderr.strip().splitlines() or ["no output"])[-1][:300])
         return done.stdout
 
     def start_server(self) -> None:
         """`foundry-lab server start --models …` in the background; returns once it serves."""
         command = ["server", "start", "--models", ",".join(self.models), "--port", str(self.port)]
-        self._note(f"foundry-lab {' '.join(command)}  (stays running)")
+        self._note(f"foundry-lab {shlex.join(command)}  (stays running)")
         self.server = subprocess.Popen([sys.executable, "-m", "helpers", *command], cwd=paths.REPO_ROOT, env=self.env,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + SERVE_START_S

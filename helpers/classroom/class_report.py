@@ -77,7 +77,7 @@ def pick_models(spread: pd.DataFrame, gates: SelectionGates, max_p95_ms: float |
     """One row per machine class: the model to run (or none), why, and what excluded the others."""
     entries = load_models().models
     rows = []
-    for machine_class, group in spread[spread["machine_class"] != ALL_MACHINES].groupby("machine_class"):
+    for machine_class, group in spread[spread["machine_class"] != ALL_MACHINES].groupby("machine_class", sort=False):
         has_quality = group["quality_median"].notna().any()
         class_gates = gates if has_quality else gates.model_copy(update={"quality_floor": None})
         passing, excluded = [], []

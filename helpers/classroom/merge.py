@@ -77,7 +77,8 @@ def _spread_sql(group: str) -> str:
                       for c in SPREAD_METRICS)
     return f"""SELECT model, {group} AS machine_class, count(*) AS machines,
                       count(*) FILTER (WHERE status = 'ok') AS machines_ok, {stats},
-                      max(e2e_ms_p95) AS e2e_ms_p95_max, quantile_cont(quality, 0.5) AS quality_median
+                      max(e2e_ms_p95) AS e2e_ms_p95_max, quantile_cont(quality, 0.5) AS quality_median,
+                      min(cores) AS _cores, min(ram_gb) AS _ram
                FROM runs GROUP BY ALL"""
 
 
@@ -102,7 +103,8 @@ def merge(ndjson: Path, memory_limit: str | None = None) -> ClassMerge:
     con = _connect(ndjson, memory_limit)
     try:
         spread = con.sql(f"({_spread_sql('machine_class')}) UNION ALL ({_spread_sql(repr(ALL_MACHINES))}) "
-                         "ORDER BY model, machine_class = " + repr(ALL_MACHINES) + " DESC, machine_class").df()
+                         f"ORDER BY model, machine_class = {ALL_MACHINES!r} DESC, _cores, _ram, machine_class").df()
+        spread = spread.drop(columns=["_cores", "_ram"])  # smaller machines first
         return ClassMerge(
             runs=con.sql("SELECT * FROM runs ORDER BY model, machine_class, machine").df(),
             spread=spread,

@@ -45,8 +45,15 @@ def model_list(as_json: bool = False) -> int:
     service = runtime.app_service_endpoint()
     if service and not as_json:
         print(f"Catalog of the Foundry Local service at {service}:")
-    _print_table(catalog_tables.list_catalog(), as_json)
+    _print_table(catalog_tables.list_catalog(None if service else _started()), as_json)
     return 0
+
+
+def _started() -> runtime.LabRuntime:
+    """The in-process runtime, its status lines on stderr: stdout carries only the table (or the JSON)."""
+    rt = runtime.start(quiet=True)
+    print("\n".join(rt.messages), file=sys.stderr)
+    return rt
 
 
 def model_download(name: str, device: str = "auto") -> int:
@@ -69,7 +76,7 @@ def cache_list(as_json: bool = False) -> int:
         folder = app_service.json_field(app_service.status(service) or {}, "modelDirPath")
         where = "cache folder (at the service)"
     else:
-        _print_table(catalog_tables.cache_table(), as_json)
+        _print_table(catalog_tables.cache_table(_started()), as_json)
         folder, where = paths.model_cache_dir(), "cache folder"
     if not as_json:
         print(f"{where}: {folder}")
@@ -124,8 +131,7 @@ def _prepare(name: str, device: str) -> tuple[Send, str]:
     if external:
         client = runtime.openai_client(external)
         return over_http(client, runtime.http_model_id(name, client)), name
-    rt = runtime.start(quiet=True)  # status lines go to stderr: stdout carries only the answers
-    print("\n".join(rt.messages), file=sys.stderr)
+    rt = _started()  # stdout carries only the answers
     model, choice = runtime.get_model(name, device, rt)
     _say_loaded(model.id, runtime.load(model), choice.message, "in-process")
     return inprocess(model), model.alias or name

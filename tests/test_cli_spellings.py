@@ -134,3 +134,11 @@ def test_server_status_load_and_unload_at_the_kits_server(served_smol):
     loaded = _foundry_lab("model", "load", SMOL, FOUNDRY_LAB_PORT=port)
     assert loaded.returncode == 0 and "loaded at" in loaded.stdout, loaded.stderr
     assert SMOL in json.loads(_foundry_lab("server", "status", "-o", "json", FOUNDRY_LAB_PORT=port).stdout)["models"]
+
+
+@pytest.mark.parametrize("argv", [("cache", "ls", "-o", "json"), ("model", "list", "-o", "json")])
+def test_json_output_lists_the_bundled_model(lab, argv):
+    run = _foundry_lab(*argv)
+    assert run.returncode == 0, run.stderr
+    rows = {row["alias"]: row for row in json.loads(run.stdout)}  # the whole stdout is JSON: no extra lines
+    assert rows[SMOL]["size_mb"] > 0

@@ -142,3 +142,15 @@ def test_json_output_lists_the_bundled_model(lab, argv):
     assert run.returncode == 0, run.stderr
     rows = {row["alias"]: row for row in json.loads(run.stdout)}  # the whole stdout is JSON: no extra lines
     assert rows[SMOL]["size_mb"] > 0
+
+
+def test_tool_calling_is_read_from_the_chat_template(tmp_path):
+    from helpers.workshop.model_info import template_supports_tools
+
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "tokenizer_config.json").write_text(json.dumps(
+        {"chat_template": "{% if tools %}<tools>{{ tools | tojson }}</tools>{% endif %}{{ messages }}"}))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "chat_template.jinja").write_text("{% for m in messages %}{{ m.content }}{% endfor %}")
+    (tmp_path / "none").mkdir()
+    assert [template_supports_tools(tmp_path / name) for name in ("tools", "plain", "none")] == [True, False, None]

@@ -80,7 +80,7 @@ class Rehearsal:
     def start_server(self) -> None:
         """`foundry-lab server start --models …` in the background; returns once it serves."""
         command = ["server", "start", "--models", ",".join(self.models), "--port", str(self.port)]
-        self._note(f"foundry-lab {shlex.join(command)}  (stays running)")
+        self._note(f"foundry-lab {shlex.join(command)}")  # stays running until the rehearsal ends
         self.server = subprocess.Popen([sys.executable, "-m", "helpers", *command], cwd=paths.REPO_ROOT, env=self.env,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + SERVE_START_S

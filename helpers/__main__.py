@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable
 
 from .build.convert import PRECISIONS  # standard library only, like everything imported before the verb is known
-from .devices import DEVICES
-from .lists import comma_list
+from .core.devices import DEVICES
+from .core.lists import comma_list
 
 
 def _models(value: str | None) -> list[str] | None:
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         build_bundled(_models(args.models), force=args.force)
         return 0
     if args.verb == "preflight":
-        from .preflight import main as preflight_main
+        from .workshop.preflight import main as preflight_main
 
         return preflight_main(_models(args.models), args.json, not args.no_http, args.device)
     if args.verb == "bench":
@@ -218,15 +218,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(args)
     if args.verb == "byom":
-        from .build.byom import main as byom_main
+        from .workshop.byom import main as byom_main
 
         return byom_main(args)
     if args.verb == "route":
-        from .router import main as route_main
+        from .evaluate.router import main as route_main
 
         return route_main(args)
     if args.verb == "report":
-        from .selection_report import main as report_main
+        from .present.report import main as report_main
 
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     action = getattr(args, "action", None)
     as_json = getattr(args, "output", "table") == "json"
     if args.verb == "serve" or (args.verb in ("server", "service") and action == "start"):
-        from . import runtime
-        from .config import load_models
+        from .core.config import load_models
+        from .serve import runtime
 
         runtime.serve(_models(args.models) or load_models().defaults["offline"], args.port)
         return 0
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         facts = model_facts(args.model)
         print(json.dumps(facts.to_json(), indent=2) if as_json else render(facts))
         return 0
-    from . import terminal
+    from .workshop import terminal
 
     if args.verb == "catalog" or (args.verb, action) == ("model", "list"):
         return terminal.model_list(as_json)
@@ -276,8 +276,8 @@ def cli(argv: list[str] | None = None) -> int:
     line too (`warning: …`, not the source line that raised them)."""
     import warnings
 
-    from .api_key import redact
-    from .errors import ClearError
+    from .core.api_key import redact
+    from .core.errors import ClearError
 
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:

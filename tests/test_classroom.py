@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import paths
 from helpers.classroom import bundle as bundles
 from helpers.classroom import class_report, collector
 from helpers.classroom.profile import accelerators, machine_class
 from helpers.classroom.synthetic import synthetic_bundle, write_synthetic
+from helpers.core import paths
 
 SMOL = "smollm2-135m-instruct-int4"
 

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from helpers import __main__ as cli
-from helpers import paths, terminal
-from helpers.workshop import server_verbs
+from helpers.core import paths
+from helpers.workshop import server_verbs, terminal
 
 SMOL = "smollm2-135m-instruct-int4"
 
@@ -27,7 +27,7 @@ def _calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
                           (server_verbs, ("load", "unload", "print_status"))):
         for name in names:
             monkeypatch.setattr(module, name, lambda *a, _n=name: calls.append((_n, *a)) or 0)
-    monkeypatch.setattr("helpers.runtime.serve", lambda models, port: calls.append(("serve", models, port)))
+    monkeypatch.setattr("helpers.serve.runtime.serve", lambda models, port: calls.append(("serve", models, port)))
     return calls
 
 

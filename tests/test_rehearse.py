@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers import paths
+from helpers.core import paths
 from helpers.workshop import rehearse
 
 SMOL = "smollm2-135m-instruct-int4"

@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from helpers import __main__ as cli
-from helpers import paths
+from helpers.core import paths
 from helpers.workshop import rehearse
 
 RUNBOOK = paths.REPO_ROOT / "notebooks" / "INSTRUCTOR.md"

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import plots, widgets
 from helpers.bench.settings import BenchConfig
-from helpers.paths import REPO_ROOT
-from helpers.timing import TrialTiming
+from helpers.core.paths import REPO_ROOT
+from helpers.measure.timing import TrialTiming
+from helpers.present import plots, widgets
 
 from .conftest import SMOL
 
@@ -96,7 +96,7 @@ def test_memory_and_load_time_show_missing_values_as_na(summary: pd.DataFrame) -
 
 def test_plots_never_touch_pyplot() -> None:
     """Headless safety: the object API renders with Agg, and no GUI backend is ever selected."""
-    code = "import sys, helpers.plots; assert 'matplotlib.pyplot' not in sys.modules"
+    code = "import sys, helpers.present.plots; assert 'matplotlib.pyplot' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import ConfigError
+from ..core.config import ConfigError
 from .markdown import console_table
 from .results import REPORT_MD, RunFolderError
 from .session import run_benchmark

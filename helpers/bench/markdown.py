@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from ..prompt_cache import MODE_LABELS
-from ..stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
+from ..measure.prompt_cache import MODE_LABELS
+from ..measure.stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
 from .results import RESULTS_FILE, SUMMARY_CSV
 from .summary import MODEL_STATUSES, BenchmarkRun
 

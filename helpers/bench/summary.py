@@ -2,7 +2,7 @@
 
 `load_run(run_dir)` reads results.jsonl (`helpers.bench.results`) and derives every table as a `BenchmarkRun`:
 one row per model (`summary`: SUMMARY_COLUMNS), per model x prompt (`per_prompt`), per model x concurrency level
-(`sweep`) and per failure (`failures`). Statistics come from `helpers.stats` (percentiles: numpy "linear",
+(`sweep`) and per failure (`failures`). Statistics come from `helpers.measure.stats` (percentiles: numpy "linear",
 Hyndman & Fan type 7; median CI95: percentile bootstrap) over successful measured trials (warm-ups excluded).
 Units are in the column names: `_ms` milliseconds, `_s` seconds, `_tps` tokens per second, `_mb` MB = 10^6 bytes.
 Nothing here writes a file: `helpers.bench.outputs` writes, `helpers.bench.markdown` renders.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats import describe, iqr_outliers, summarize
+from ..measure.stats import describe, iqr_outliers, summarize
 from .results import RESULTS_FILE, RunFolderError, read_records
 
 TRIAL_METRICS = ("ttft_ms", "ttft_any_ms", "e2e_ms", "tpot_ms", "decode_tps", "output_tps", "output_tokens")

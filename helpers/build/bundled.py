@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import paths
-from ..config import load_models
+from ..core import paths
+from ..core.config import load_models
 from . import convert
 
 

@@ -23,12 +23,13 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .. import __version__, paths
-from ..api_key import api_key
 from ..bench.results import SUMMARY_CSV
 from ..bench.summary import load_run
-from ..config import READ_ENCODING
-from ..errors import ClearError
+from ..core import paths
+from ..core.api_key import api_key
+from ..core.config import READ_ENCODING
+from ..core.errors import ClearError
+from ..core.versions import kit_version
 from .profile import machine_class, machine_profile
 
 BUNDLE_FORMAT = "foundry-lab-share/1"
@@ -141,7 +142,7 @@ def make_bundle(run_dir: str | Path, label: str = "") -> dict[str, Any]:
                **{f: _number(row.get(f)) for f in MODEL_FIELDS}} for _, row in summary.iterrows()]
     bundle = {
         "format": BUNDLE_FORMAT, "bundle_id": uuid.uuid4().hex,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"), "kit_version": __version__, "label": label,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"), "kit_version": kit_version(), "label": label,
         "machine": machine_profile(header),
         "run": {"prompt_set": header["prompt_set"]["name"], "prompt_fingerprint": header["prompt_set"]["fingerprint"],
                 "rounds": int(config.get("rounds") or 0), "max_tokens": int(config.get("max_tokens") or 0),

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..compare import gate_failures
-from ..config import SelectionGates, load_models
-from ..errors import ClearError
+from ..core.config import SelectionGates, load_models
+from ..core.errors import ClearError
+from ..evaluate.compare import gate_failures
 from .bundle import BundleError, read_bundle_file
 from .merge import ALL_MACHINES, SPREAD_METRICS, ClassMerge, merge
 

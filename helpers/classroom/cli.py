@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import ClearError
+from ..core.errors import ClearError
 
 
 def main(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ..errors import ClearError
+from ..core.errors import ClearError
 from .bundle import BUNDLE_SUFFIX, MAX_BUNDLE_BYTES, BundleError, parse_bundle
 
 DEFAULT_PORT = 8765

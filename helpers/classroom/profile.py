@@ -2,7 +2,7 @@
 
 `machine_profile()` returns CPU model, physical and logical cores, RAM (GB = 10^9 bytes), GPU and NPU when the
 operating system shows them, OS name, release and architecture, and the kit's runtime versions
-(`helpers.versions`). It never reads user or host names, paths or keys. `machine_id` is a random token kept in
+(`helpers.core.versions`). It never reads user or host names, paths or keys. `machine_id` is a random token kept in
 the kit home (`.lab/machine_id`): it tells two runs of one machine apart from runs of two machines without saying
 whose machine it is. `machine_class` groups machines for the class report: CPU cores, RAM and accelerator, in
 buckets a laptop buyer would recognise.
@@ -16,9 +16,9 @@ from typing import Any
 
 import psutil
 
-from .. import paths
 from ..bench.memory import system_info
-from ..versions import versions
+from ..core import paths
+from ..core.versions import versions
 
 MACHINE_ID_FILE = "machine_id"
 CORE_BUCKETS = (2, 4, 8, 16)  # "≤2 cores", "3-4 cores", …, "17+ cores"

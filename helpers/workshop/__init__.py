@@ -1,1 +1,1 @@
-"""The live workshop: the Foundry Local CLI spellings the kit answers, and the instructor's rehearsal."""
+"""The live workshop: pre-flight checklist, terminal model verbs in both Foundry Local CLI spellings, the instructor's rehearsal."""

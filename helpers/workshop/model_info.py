@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import runtime
-from ..config import READ_ENCODING, load_models, size_class
+from ..core.config import READ_ENCODING, load_models, size_class
+from ..serve import endpoints, registry, runtime
+from ..serve.errors import ModelNotFoundError
 
 
 @dataclass
@@ -73,7 +74,7 @@ def template_supports_tools(folder: Path) -> bool | None:
 
 
 def model_facts(name: str) -> ModelFacts:
-    """Everything known about `name` (alias or id); raises runtime.ModelNotFoundError when nothing knows it."""
+    """Everything known about `name` (alias or id); raises ModelNotFoundError when nothing knows it."""
     bare = name.split(":")[0]
     entry = load_models().models.get(bare)
     facts = ModelFacts(alias=bare)
@@ -83,20 +84,20 @@ def model_facts(name: str) -> ModelFacts:
         facts.source, facts.disk_mb = entry.source, entry.size_mb
         facts.tool_calling = True if "tools" in entry.capabilities else None
         facts.sources.append("models.json")
-    built = runtime.find_bundled().get(bare)
+    built = registry.find_bundled().get(bare)
     if built is not None:
         _from_folder(facts, built)
-    elif (service := runtime.app_service_endpoint()):
+    elif (service := endpoints.app_service_endpoint()):
         _from_service(facts, service, name)
     elif entry is None or entry.source == "catalog":
         _from_catalog(facts, name, known=entry is not None)
     if not facts.sources:
-        raise runtime.ModelNotFoundError(f"Model '{name}' is not known here: not built, not in models.json, not in a "
+        raise ModelNotFoundError(f"Model '{name}' is not known here: not built, not in models.json, not in a "
                                           "catalog the kit can reach. See `foundry-lab model list`.")
     return facts
 
 
-def _from_folder(facts: ModelFacts, built: runtime.BundledModel) -> None:
+def _from_folder(facts: ModelFacts, built: registry.BundledModel) -> None:
     facts.source = built.source
     facts.display_name = facts.display_name or built.catalog.display_name
     facts.license = built.catalog.license
@@ -112,7 +113,7 @@ def _from_folder(facts: ModelFacts, built: runtime.BundledModel) -> None:
 
 
 def _from_service(facts: ModelFacts, service: str, name: str) -> None:
-    from .. import app_service
+    from ..serve import app_service
 
     found = app_service.variants(service, name)
     facts.source = "service"

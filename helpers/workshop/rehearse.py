@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import paths
 from ..bench.results import SUMMARY_CSV
-from ..config import load_models
+from ..core import paths
+from ..core.config import load_models
 
 PROMPT = "List three benefits of local inference."
 QUICK_BENCH = ("--prompts", "smoke", "--rounds", "1", "--warmup", "1", "--max-tokens", "16")  # --quick: a smoke test

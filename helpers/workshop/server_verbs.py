@@ -5,8 +5,8 @@ the running service. The kit's server is `foundry-lab server start` (= `serve`) 
 FOUNDRY_LAB_PORT); with FOUNDRY_LOCAL_ENDPOINT set, the server is that one. Which server a verb talks to
 (`running_server`):
 
-1. FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: its REST API (`helpers.app_service`, load with `ep`);
-2. FOUNDRY_LOCAL_ENDPOINT on another server: Foundry Local's load routes if it has them (`helpers.service_routes`);
+1. FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: its REST API (`helpers.serve.app_service`, load with `ep`);
+2. FOUNDRY_LOCAL_ENDPOINT on another server: Foundry Local's load routes if it has them (`helpers.serve.service_routes`);
 3. else the kit's own server on its port, recognised by `GET /foundry-lab` (`gateway.whois`), through its
    `/models/load/{alias}` routes.
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .. import app_service, runtime, service_routes
-from ..errors import ClearError
-from ..gateway import whois
+from ..core.errors import ClearError
+from ..serve import app_service, endpoints, service_routes
+from ..serve.gateway import whois
 
 
 class NoServerError(ClearError, ConnectionError):
@@ -41,20 +41,20 @@ class ServerStatus:
 
 
 def kit_port() -> int:
-    """The port `server start` binds: FOUNDRY_LAB_PORT when set to a fixed port, else 5273 (runtime.DEFAULT_PORT)."""
-    return runtime.env_port() or runtime.DEFAULT_PORT
+    """The port `server start` binds: FOUNDRY_LAB_PORT when set to a fixed port, else 5273 (endpoints.DEFAULT_PORT)."""
+    return endpoints.env_port() or endpoints.DEFAULT_PORT
 
 
 def server_status() -> ServerStatus:
     """Which server the kit's verbs would use, and whether it answers (never raises for a server that is down)."""
-    external = runtime.external_endpoint()
+    external = endpoints.external_endpoint()
     if external:
-        if runtime.app_service_endpoint():
+        if endpoints.app_service_endpoint():
             loaded = app_service.loaded(external)
             return ServerStatus(True, "foundry-local-service", f"{external}/v1", models=loaded,
                                 detail="the Foundry Local app's service (FOUNDRY_LOCAL_ENDPOINT)")
         try:
-            ids = runtime.served_model_ids(runtime.openai_client(external, timeout_s=5))
+            ids = endpoints.served_model_ids(endpoints.openai_client(external, timeout_s=5))
         except Exception as exc:  # noqa: BLE001 - a server that is down is a status, not an error
             return ServerStatus(False, "endpoint", f"{external}/v1", detail=f"does not answer: {exc}")
         return ServerStatus(True, "endpoint", f"{external}/v1", models=ids, detail="FOUNDRY_LOCAL_ENDPOINT")
@@ -90,7 +90,7 @@ def _target() -> tuple[str, str]:
     if not status.running or status.url is None:
         raise NoServerError(f"No server to load into: {status.detail}. Start one that keeps models loaded: "
                             "`foundry-lab server start --models MODEL`, or set FOUNDRY_LOCAL_ENDPOINT.")
-    return status.kind, runtime.endpoint_root(status.url)
+    return status.kind, endpoints.endpoint_root(status.url)
 
 
 def load(name: str, device: str = "auto") -> int:

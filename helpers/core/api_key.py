@@ -1,6 +1,6 @@
 """The API key of an external server (FOUNDRY_LOCAL_API_KEY): read in one place, and kept out of every output.
 
-The kit sends the key on every request it makes (`service_routes.auth_headers`, `runtime.openai_client`). Servers
+The kit sends the key on every request it makes (`service_routes.auth_headers`, `endpoints.openai_client`). Servers
 may echo it back in an error ("Incorrect API key provided: Bearer KEY"), and such messages become trial records,
 reports and printed lines: `redact` replaces the key in any text before the kit shows or writes it. Standard
 library only.

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import paths
-from .bench.results import SUMMARY_CSV
-from .build.convert import MANIFEST_NAME
-from .config import READ_ENCODING, load_models
-from .errors import ClearError
-from .lists import comma_list
+from ..bench.results import SUMMARY_CSV
+from ..build.convert import MANIFEST_NAME
+from ..core import paths
+from ..core.config import READ_ENCODING, load_models
+from ..core.errors import ClearError
+from ..core.lists import comma_list
 
 if TYPE_CHECKING:
     import argparse
@@ -175,7 +175,7 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry (`python -m helpers route`): 0 when a model fits, 1 when none does."""
-    from .runtime import detect_offline
+    from ..serve.registry import detect_offline
 
     decision = route(comma_list(args.capabilities), args.max_p95_ms,
                      args.max_memory_mb, comma_list(args.licenses) or None,

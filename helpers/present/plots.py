@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .bench.summary import measured_trials
+from ..bench.summary import measured_trials
 
 MB_LABEL = "MB (10^6 bytes)"
 _OUTLIER_COLOR = "#d62728"

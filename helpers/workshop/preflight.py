@@ -5,15 +5,17 @@ in-process and over HTTP. Each failure comes with the fix. Used by `python -m he
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from . import app_service, runtime
-from .config import resolve_prompt_set
-from .errors import error_text
-from .timing import TrialTiming, time_inprocess_chat, time_openai_chat
-from .versions import versions
+from ..core.config import resolve_prompt_set
+from ..core.errors import error_text
+from ..core.versions import versions
+from ..measure.timing import TrialTiming
+from ..serve import app_service, endpoints, registry, runtime
+from ..serve.runners import InprocessRunner, OpenAIServerRunner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,9 +36,9 @@ class Check:
 
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
-    """The models to check: as given, else `runtime.default_models` (models.json defaults for the world, or what
+    """The models to check: as given, else `registry.default_models` (models.json defaults for the world, or what
     the Foundry Local app's service lists)."""
-    return models or runtime.default_models(offline)
+    return models or registry.default_models(offline)
 
 
 def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callable[[], str]) -> bool:
@@ -76,27 +78,32 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
         return checks
     rt = runtime.start(quiet=True)
     messages = [{"role": "user", "content": resolve_prompt_set("smoke")[1].prompts[0].text}]
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     client = _check_endpoint(checks, rt) if http or service else None
     for name in target_models(models, rt.offline):
         if service:
             _check_service_model(checks, service, name, device, messages, client)
-        elif runtime.external_endpoint():  # any other OpenAI-compatible server: its models, not the kit's
-            _check_endpoint_model(checks, runtime.external_endpoint(), name, messages, client)
+        elif endpoints.external_endpoint():  # any other OpenAI-compatible server: its models, not the kit's
+            _check_endpoint_model(checks, endpoints.external_endpoint(), name, messages, client)
         else:
             _check_model(checks, rt, name, device, messages, client)
     return checks
 
 
+def _over_http(client: OpenAI, model_id: str) -> OpenAIServerRunner:
+    """The runner of a model the server behind `client` already serves as `model_id` (probes: nothing loaded)."""
+    return OpenAIServerRunner(model_id, endpoints.endpoint_root(str(client.base_url)), client)
+
+
 def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> OpenAI | None:
     """The OpenAI-compatible endpoint answers and lists models; returns a client, or None when it does not."""
-    external = runtime.external_endpoint()
-    fix = (f"Start the server at {external} or unset {runtime.ENDPOINT_ENV}." if external
-           else f"Free port {rt.port} or set {runtime.PORT_ENV}=0 for any free port." if rt.port
+    external = endpoints.external_endpoint()
+    fix = (f"Start the server at {external} or unset {endpoints.ENDPOINT_ENV}." if external
+           else f"Free port {rt.port} or set {endpoints.PORT_ENV}=0 for any free port." if rt.port
            else "Read the error: the kit's web service could not start on a free loopback port.")
     if not _guard(checks, "endpoint", external or "built-in web service", fix, lambda: runtime.web_service_url(rt)):
         return None
-    client = runtime.openai_client(runtime.web_service_url(rt))
+    client = endpoints.openai_client(runtime.web_service_url(rt))
     listed = _guard(checks, "endpoint /v1/models", runtime.web_service_url(rt), fix,
                     lambda: f"{len(client.models.list().data)} models listed")
     return client if listed else None
@@ -116,11 +123,11 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                   lambda: f"{runtime.load(model):.2f} s"):
         return
     _guard(checks, "answers in-process", name, "Rebuild the model: `python -m helpers setup --force`.",
-           lambda: _answer(time_inprocess_chat(model, messages, max_tokens=PROBE_MAX_TOKENS)))
+           lambda: _answer(InprocessRunner(model, choice, rt).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
     if client is not None:
         _guard(checks, "answers over HTTP", name, "Check that the endpoint lists and serves this model.",
-               lambda: _answer(time_openai_chat(client, runtime.http_model_id(model.id, client), messages,
-                                                max_tokens=PROBE_MAX_TOKENS)))
+               lambda: _answer(_over_http(client, endpoints.http_model_id(model.id, client)).chat(
+                   messages, max_tokens=PROBE_MAX_TOKENS)))
     runtime.unload(model)
 
 
@@ -134,8 +141,8 @@ def _check_endpoint_model(checks: list[Check], endpoint: str, name: str, message
         return
 
     def listed() -> str:
-        ids = runtime.served_model_ids(client)
-        model_id = runtime.http_model_id(name, client)
+        ids = endpoints.served_model_ids(client)
+        model_id = endpoints.http_model_id(name, client)
         if model_id not in ids:
             raise LookupError(f"{endpoint} lists no model '{name}' (it lists {', '.join(ids[:10]) or 'none'})")
         return model_id
@@ -143,7 +150,7 @@ def _check_endpoint_model(checks: list[Check], endpoint: str, name: str, message
     if _guard(checks, "model listed", name, fix, listed):
         model_id = checks[-1].detail
         _guard(checks, "answers over HTTP", name, "Check the server's log: it lists the model but did not answer.",
-               lambda: _answer(time_openai_chat(client, model_id, messages, max_tokens=PROBE_MAX_TOKENS)))
+               lambda: _answer(_over_http(client, model_id).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
 
 
 def _check_service_model(checks: list[Check], service: str, name: str, device: str,
@@ -172,7 +179,7 @@ def _check_service_model(checks: list[Check], service: str, name: str, device: s
         return
     if client is not None:
         _guard(checks, "answers over HTTP", name, "Check the service's log (`foundry service status`).",
-               lambda: _answer(time_openai_chat(client, loaded[0].id, messages, max_tokens=PROBE_MAX_TOKENS)))
+               lambda: _answer(_over_http(client, loaded[0].id).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
     _guard(checks, "unload at the service", name, "Unload it with `foundry model unload`.",
            lambda: f"{app_service.unload(service, loaded[0].id):.2f} s")
 
@@ -187,10 +194,15 @@ def as_table(checks: list[Check]) -> pd.DataFrame:
 
 
 def main(models: list[str] | None, as_json: bool, http: bool, device: str) -> int:
-    """CLI entry: print the table (or JSON); exit code 0 only when every check passed."""
+    """CLI entry: print the table (or JSON); exit code 0 only when every check passed.
+
+    With `as_json` stdout carries only the JSON list of checks: what the runtime and web service print on the way
+    (which server this is, the world it started in) goes to stderr, so `foundry-lab preflight --json | jq` works."""
+    import contextlib
     import json
 
-    checks = run(models, http=http, device=device)
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        checks = run(models, http=http, device=device)
     if as_json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:

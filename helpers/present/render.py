@@ -1,6 +1,6 @@
 """The selection report as text: its Markdown sections (appended to benchmark_report.md) and report.html.
 
-Rendering only: reads a `selection_report.Selection`, writes no file (`selection_report.write_reports` does).
+Rendering only: reads a `selection.Selection`, writes no file (`selection.write_reports` does).
 `RANKING_COLUMNS` and `VALUE_COLUMNS` are the ranking table's columns as the reports and notebook 05 show them.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare
-from .bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
+from ..bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
+from ..evaluate import compare
 
 if TYPE_CHECKING:
-    from .selection_report import Selection
+    from .report import Selection
 
 RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
                    *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]

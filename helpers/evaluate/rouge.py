@@ -14,8 +14,8 @@ from functools import cache
 import pandas as pd
 from rouge_score import rouge_scorer
 
-from .config import PromptSet
-from .quality import KEY_COLUMNS, ROUND_COLUMN, measured_answers
+from ..core.config import PromptSet
+from .answers import KEY_COLUMNS, ROUND_COLUMN, measured_answers
 
 ROUGE_METHOD = "ROUGE-L F1 vs reference (rouge-score, stemmed): automatic metric"
 
@@ -31,7 +31,7 @@ def rouge_l(answer: str, reference: str) -> float:
 
 
 def rouge_scores(answers: pd.DataFrame, prompt_set: PromptSet) -> pd.DataFrame:
-    """ROUGE-L of every measured answer (see `quality.measured_answers`) whose prompt has a reference.
+    """ROUGE-L of every measured answer (see `answers.measured_answers`) whose prompt has a reference.
 
     Columns: model, prompt_id, [round], rouge_l (0-1), rouge_method. Prompts without a reference give no row;
     a prompt id the set does not have raises ValueError.

@@ -50,9 +50,9 @@ from foundry_local_sdk import (
 )
 from tokenizers import Tokenizer
 
+from ..core.api_key import redact
+from ..core.errors import error_text
 from . import sse
-from .api_key import redact
-from .errors import error_text
 from .openai_wire import Part, ServerReplyError, Usage, error_message, read_chunk, read_reply
 from .reasoning import split_pieces
 from .tokens import count_tokens, tokenizer_for
@@ -317,12 +317,12 @@ def time_openai_chat(
     """Time one chat completion against an OpenAI-compatible server.
 
     Streams with `include_usage` so the server's token count is used when it sends one; the event stream is read
-    by `helpers.sse` (the openai client's own decoder fails on legal events without data) and each chunk by
-    `helpers.openai_wire`. Retries are disabled for this call; any failure (HTTP status, connection refused or cut
+    by `helpers.measure.sse` (the openai client's own decoder fails on legal events without data) and each chunk by
+    `helpers.measure.openai_wire`. Retries are disabled for this call; any failure (HTTP status, connection refused or cut
     mid-stream, timeout, an error inside a 200 stream, a stream that never finished) is returned in `error` with
     the tokens received so far; an unreachable server is named by its URL. `extra` holds additional request-body
     fields. `tokenizer`: counts output tokens when the server reports no usage; "auto" looks up the model's
-    tokenizer.json in the kit's model folders (`helpers.tokens`), None counts chunks instead.
+    tokenizer.json in the kit's model folders (`helpers.measure.tokens`), None counts chunks instead.
     """
     client_options: dict[str, Any] = {"max_retries": 0}
     if timeout is not None:

@@ -27,8 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .devices import DeviceChoice
-from .errors import ClearError
+from ..core.devices import DeviceChoice
+from ..core.errors import ClearError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +38,6 @@ REQUEST_TIMEOUT_S = 60.0
 LOAD_TIMEOUT_S = 600.0
 DOWNLOAD_LINE_TIMEOUT_S = 300.0  # a download may take long, but a silent connection this long is dead
 DEFAULT_TTL_S = 600
-GPU_EPS = ("cuda", "dml", "webgpu", "qnn")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _FRACTION = re.compile(r"^\(\s*\"?([^\",]*)\"?\s*,\s*([0-9.eE+-]+)\s*\)$")
 
@@ -139,7 +138,7 @@ def models(base_url: str) -> list[ServiceModel]:
 
 
 def catalog_table(base_url: str) -> "pd.DataFrame":
-    """The service's catalog with the columns of `runtime.list_catalog()`; `source` is `service`."""
+    """The service's catalog with the columns of `tables.list_catalog()`; `source` is `service`."""
     import pandas as pd
 
     rows = [{"alias": m.alias, "id": m.id, "device": m.device, "execution_provider": m.execution_provider,

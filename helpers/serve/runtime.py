@@ -1,105 +1,42 @@
-"""The kit's one connection to Foundry Local: in-process runtime, bundled models, web service, endpoints.
+"""The in-process Foundry Local runtime: start, load/unload with a memory check, download and cache, the web
+service of this process, and the serve loop.
 
 `start()` brings up the real Foundry Local runtime in this process (foundry-local-sdk 2.x) with the kit's own
-app/cache/log folders, registers the bundled models, and makes the built-in OpenAI-compatible web service able
-to serve them. Everything else in `helpers` reaches models through here.
+app/cache/log folders, registers the built models (`registry`), and makes the built-in OpenAI-compatible web
+service able to serve them, behind the kit's front door (`gateway`). Endpoints and clients: `endpoints`.
 """
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import app_service, memory_fit, paths
-from .api_key import API_KEY_ENV as API_KEY_ENV  # notebooks and tests read runtime.API_KEY_ENV
-from .api_key import api_key
-from .config import READ_ENCODING, load_models
-from .devices import DeviceChoice, choose_device, gpu_providers
-from .errors import ClearError
+from ..core import paths
+from ..core.config import load_models
+from ..core.devices import DeviceChoice, choose_device, gpu_providers
+from ..measure import memory_fit
+from .endpoints import DEFAULT_PORT, PORT_ENV, env_port, external_endpoint
+from .errors import BundledModelError, ModelNotFoundError, OfflineError, PortInUseError
 from .gateway import Front, port_taken_message, whois
-from .offline_catalog import CatalogModel, OfflineCatalogServer, place_in_cache
+from .offline_catalog import OfflineCatalogServer, place_in_cache
+from .registry import (
+    PUBLIC_CATALOG_HOST,
+    PUBLIC_CATALOG_URL,
+    BundledModel,
+    detect_offline,
+    find_bundled,
+    local_models,
+    model_folder,
+    register_local,
+)
 
 if TYPE_CHECKING:
     from foundry_local_sdk import FoundryLocalManager, IModel
-    from openai import OpenAI
 
 APP_NAME = "foundry-model-lab"
-PUBLIC_CATALOG_HOST = "api.catalog.azureml.ms"
-PUBLIC_CATALOG_URL = f"https://{PUBLIC_CATALOG_HOST}/asset-gallery/v1.0/models"
-DEFAULT_PORT = 5273
-ENDPOINT_ENV = "FOUNDRY_LOCAL_ENDPOINT"
-OFFLINE_ENV = "FOUNDRY_LAB_OFFLINE"
-PORT_ENV = "FOUNDRY_LAB_PORT"
-BUNDLED_VERSION = 1
-
-
-class ModelNotFoundError(ClearError, LookupError):
-    """No model with that alias or id in any catalog the kit can see."""
-
-
-class OfflineError(ClearError, ConnectionError):
-    """A download was asked for while the public catalog is unreachable."""
-
-
-class BundledModelError(ClearError, ValueError):
-    """An action meant for downloaded catalog models was asked of a bundled or converted model."""
-
-
-class PortSettingError(ClearError, ValueError):
-    """A port (--port or FOUNDRY_LAB_PORT) that is not a whole number from 0 to 65535."""
-
-
-def checked_port(value: object, source: str) -> int:
-    """`value` as a TCP port (0 = any free port); PortSettingError naming `source` (the flag or variable) else."""
-    try:
-        port = int(str(value).strip())
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise PortSettingError(f"{source} must be a port number from 1 to 65535 (or 0 for any free port), got "
-                               f"{value!r}.")
-    return port
-
-
-def env_port() -> int | None:
-    """FOUNDRY_LAB_PORT as a port, or None when it is unset or empty."""
-    value = os.environ.get(PORT_ENV, "").strip()
-    return checked_port(value, PORT_ENV) if value else None
-
-
-class EndpointError(ClearError, ConnectionError):
-    """FOUNDRY_LOCAL_ENDPOINT (or --endpoint) is not a URL, or no server answers there."""
-
-
-class PortInUseError(ClearError, OSError):
-    """The kit's port is taken; the message says by whom (the kit elsewhere, or a foreign program) and what to do."""
-
-
-@dataclass
-class BundledModel:
-    """A built bundled (or converted) model folder and what the catalogs should say about it."""
-
-    catalog: CatalogModel
-    path: Path
-    meta: dict = field(default_factory=dict)
-    cache_path: Path | None = None
-
-    @property
-    def source(self) -> str:
-        """`bundled` (built by setup) or `converted` (brought by the user with `byom`)."""
-        return "bundled" if self.path.parent == paths.bundled_models_dir() else "converted"
-
-    @property
-    def context_length(self) -> int | None:
-        search = json.loads((self.path / "genai_config.json").read_text(encoding=READ_ENCODING)).get("search", {})
-        return search.get("max_length")
 
 
 @dataclass
@@ -118,76 +55,6 @@ class LabRuntime:
 
 _runtime: LabRuntime | None = None
 _lock = threading.Lock()
-_offline: bool | None = None
-
-
-def detect_offline(timeout_s: float = 2.0) -> bool:
-    """True when the public Foundry catalog cannot be reached; decided once per process.
-
-    Set FOUNDRY_LAB_OFFLINE=1 (or 0) to skip the probe. The runtime itself would wait ~4 s per catalog call.
-    """
-    global _offline
-    if _offline is None:
-        forced = os.environ.get(OFFLINE_ENV)
-        if forced in ("0", "1"):
-            _offline = forced == "1"
-        else:
-            try:
-                socket.create_connection((PUBLIC_CATALOG_HOST, 443), timeout=timeout_s).close()
-                _offline = False
-            except OSError:
-                _offline = True
-    return _offline
-
-
-def model_folder(folder: Path, entries: dict | None = None) -> BundledModel:
-    """A built model folder (`genai_config.json` + `kit_model.json`) as the catalogs describe it."""
-    if not (folder / "genai_config.json").is_file() or not (folder / "kit_model.json").is_file():
-        raise FileNotFoundError(f"{folder} is not a built model folder: it needs genai_config.json and kit_model.json "
-                                "(build it with `python -m helpers byom` or `python -m helpers build`).")
-    meta = json.loads((folder / "kit_model.json").read_text(encoding=READ_ENCODING))
-    entry = (load_models().models if entries is None else entries).get(folder.name)
-    return BundledModel(
-        catalog=CatalogModel(
-            name=folder.name,
-            alias=folder.name,
-            display_name=entry.display_name if entry else meta.get("display_name", folder.name),
-            license=entry.license if entry else meta.get("license", "unknown"),
-        ),
-        path=folder,
-        meta=meta,
-    )
-
-
-def default_models(offline: bool | None = None) -> list[str]:
-    """models.json `defaults.offline` when the public catalog is unreachable, else `defaults.online`.
-
-    With FOUNDRY_LOCAL_ENDPOINT on the Foundry Local app's service: the defaults of both worlds that the service
-    lists, else the models it has cached.
-    """
-    defaults = load_models().defaults
-    service = app_service_endpoint()
-    if service:
-        return app_service.default_models(service, defaults["offline"] + defaults["online"])
-    return defaults["offline" if (detect_offline() if offline is None else offline) else "online"]
-
-
-def default_judge(offline: bool | None = None) -> str | None:
-    """models.json `judge.offline` or `judge.online` (the strongest instruct model of that world), or None."""
-    return load_models().judge.get("offline" if (detect_offline() if offline is None else offline) else "online")
-
-
-def find_bundled() -> dict[str, BundledModel]:
-    """Built model folders under the kit home (bundled and user-converted), by name."""
-    entries = load_models().models
-    found: dict[str, BundledModel] = {}
-    for root in (paths.bundled_models_dir(), paths.user_models_dir()):
-        for folder in sorted(root.glob("*/")) if root.exists() else []:
-            if folder.name.startswith("."):  # a build in progress (.name.partial, .name.work) or a replaced one
-                continue
-            if (folder / "genai_config.json").is_file() and (folder / "kit_model.json").is_file():
-                found.setdefault(folder.name, model_folder(folder, entries))
-    return found
 
 
 def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
@@ -223,14 +90,15 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
             )
         )
         runtime = LabRuntime(FoundryLocalManager.instance, offline, bundled, server, port)
-        _register_local(runtime)
-        local_models = f"{sum(b.source == 'bundled' for b in bundled.values())} bundled models"
+        for item in bundled.values():  # registrations persist in the model cache
+            register_local(runtime.manager, item)
+        built = f"{sum(b.source == 'bundled' for b in bundled.values())} bundled models"
         converted = sum(b.source == "converted" for b in bundled.values())
-        local_models += f" and {converted} converted" if converted else ""
+        built += f" and {converted} converted" if converted else ""
         world = (
-            f"offline: the public Foundry catalog ({PUBLIC_CATALOG_HOST}) is unreachable, using the {local_models}"
+            f"offline: the public Foundry catalog ({PUBLIC_CATALOG_HOST}) is unreachable, using the {built}"
             if offline
-            else f"online: public Foundry catalog plus {local_models}"
+            else f"online: public Foundry catalog plus {built}"
         )
         runtime.messages.append(f"Foundry Local runtime started in-process ({world}).")
         if not bundled:
@@ -239,27 +107,6 @@ def start(*, port: int | None = None, quiet: bool = False) -> LabRuntime:
             print("\n".join(runtime.messages))
         _runtime = runtime
         return runtime
-
-
-def _register_local(runtime: LabRuntime) -> None:
-    """Register every bundled model in the LOCAL catalog once (registrations persist in the model cache)."""
-    for item in runtime.bundled.values():
-        _register_one(runtime, item)
-
-
-def _register_one(runtime: LabRuntime, item: BundledModel) -> None:
-    """Register one model folder, already placed in the cache, in the LOCAL catalog unless it is there."""
-    from foundry_local_sdk import CatalogType, ModelInfoBuilder
-
-    local = runtime.manager.get_catalog(CatalogType.LOCAL)
-    if local.get_model_variant(item.catalog.model_id) is not None:
-        return
-    info = ModelInfoBuilder()
-    info.set_string_property("task", item.catalog.task)
-    info.set_string_property("display_name", item.catalog.display_name)
-    info.set_string_property("license", item.catalog.license)
-    # Registered at the cache placement: one folder, so a load in-process also serves the web service.
-    local.register_model(item.cache_path, item.catalog.model_id, info)
 
 
 def register(folder: str | Path, runtime: LabRuntime | None = None) -> BundledModel:
@@ -276,7 +123,7 @@ def register(folder: str | Path, runtime: LabRuntime | None = None) -> BundledMo
         raise ValueError(f"a model named '{item.catalog.name}' is already registered from {previous.path}; "
                          f"choose another name for {item.path}.")
     item.cache_path = place_in_cache(item.path, item.catalog, paths.model_cache_dir())
-    _register_one(rt, item)
+    register_local(rt.manager, item)
     rt.bundled[item.catalog.name] = item
     rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
     return item
@@ -300,14 +147,6 @@ def unregister(name: str, runtime: LabRuntime | None = None) -> None:
     rt.catalog_server.update([b.catalog for b in rt.bundled.values()])
 
 
-def local_models(rt: LabRuntime) -> str:
-    """The models built on this machine, by source: `bundled: a, b; converted: c` (or `none built`)."""
-    by_source: dict[str, list[str]] = {}
-    for name, item in sorted(rt.bundled.items()):
-        by_source.setdefault(item.source, []).append(name)
-    return "; ".join(f"{source}: {', '.join(names)}" for source, names in by_source.items()) or "none built"
-
-
 def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None) -> tuple["IModel", DeviceChoice]:
     """The model for an alias or id, on the device asked for (`cpu`, `gpu`, `auto`).
 
@@ -327,7 +166,7 @@ def get_model(name: str, device: str = "auto", runtime: LabRuntime | None = None
     model = public.get_model(name) or public.get_model_variant(name)
     if model is None:
         hint = "the public catalog is unreachable (offline)" if rt.offline else "check the alias with `foundry-lab model list`"
-        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Models on this machine: {local_models(rt)}.")
+        raise ModelNotFoundError(f"Model '{name}' not found: {hint}. Models on this machine: {local_models(rt.bundled)}.")
     variants = [(device_of(v), v) for v in model.variants]
     choice = choose_device(device, gpu_providers(rt.manager), [(d, v.id) for d, v in variants])
     model.select_variant(next(v for _, v in variants if v.id == choice.variant_id))
@@ -441,7 +280,7 @@ def download(name: str, device: str = "auto", progress: bool = True, cancel: thr
         print(f"{model.id} is already in the cache.")
         return model_dir(model, rt)
     if rt.offline:
-        raise OfflineError(f"Cannot download '{name}': offline. Models on this machine: {local_models(rt)}.")
+        raise OfflineError(f"Cannot download '{name}': offline. Models on this machine: {local_models(rt.bundled)}.")
     with tqdm(total=100, unit="%", desc=f"download {model.id}", disable=not progress) as bar:
         model.download(lambda pct: bar.update(max(0.0, pct - bar.n)), cancel)
     return model_dir(model, rt)
@@ -460,39 +299,6 @@ def remove_from_cache(name: str) -> None:
     model, _ = get_model(name, runtime=rt)
     unload(model)
     model.remove_from_cache()
-
-
-# --- OpenAI-compatible endpoint -------------------------------------------------------------------
-
-def endpoint_root(url: str) -> str:
-    """A server's root URL as the kit passes it around: no trailing `/` and no `/v1` (clients append it)."""
-    return url.strip().rstrip("/").removesuffix("/v1")
-
-
-def external_endpoint() -> str | None:
-    """FOUNDRY_LOCAL_ENDPOINT (Foundry Local app/service or any OpenAI-compatible server), if set.
-
-    EndpointError when it is set but not an http(s) URL with a host (it would otherwise be ignored silently)."""
-    root = endpoint_root(os.environ.get(ENDPOINT_ENV, ""))
-    if root and not is_server_url(root):
-        raise EndpointError(f"{ENDPOINT_ENV}={root!r} {NOT_A_SERVER_URL}, or unset it for the kit's own.")
-    return root or None
-
-
-NOT_A_SERVER_URL = ("is not a server URL: give one like http://127.0.0.1:5272/v1 (`foundry service status` shows the "
-                    "Foundry Local app's)")
-
-
-def is_server_url(url: str) -> bool:
-    """True for an http(s) URL with a host (and optionally a port and path): what an endpoint setting must be."""
-    return re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", url.strip()) is not None
-
-
-def app_service_endpoint() -> str | None:
-    """FOUNDRY_LOCAL_ENDPOINT when it is the Foundry Local app's service (its catalog, cache and loads are used
-    there), else None."""
-    external = external_endpoint()
-    return external if external and app_service.is_app_service(external) else None
 
 
 def web_service_url(runtime: LabRuntime | None = None) -> str:
@@ -527,41 +333,6 @@ def _loaded_aliases(rt: LabRuntime) -> list[str]:
                    for m in rt.manager.get_catalog(kind).get_loaded_models()})
 
 
-def openai_client(base_url: str | None = None, timeout_s: float = 120.0) -> OpenAI:
-    """An `openai.OpenAI` client for the endpoint; the key comes from FOUNDRY_LOCAL_API_KEY when a server needs one."""
-    from openai import OpenAI
-
-    url = (base_url or web_service_url()).rstrip("/")
-    return OpenAI(base_url=f"{url}/v1", api_key=api_key() or "not-needed", timeout=timeout_s, max_retries=0)
-
-
-def served_model_ids(client: OpenAI) -> list[str]:
-    """The ids a server lists at `GET /v1/models`; EndpointError naming the URL when nothing answers there."""
-    from openai import APIConnectionError
-
-    try:
-        return [m.id for m in client.models.list()]
-    except APIConnectionError as exc:  # "Connection error." alone does not say where
-        raise EndpointError(f"cannot reach {client.base_url} ({exc.__cause__ or exc}): is the server running at "
-                            f"that URL? (set by {ENDPOINT_ENV} or --endpoint)") from exc
-
-
-def http_model_id(name: str, client: OpenAI) -> str:
-    """The name to send for a model: the alias on the kit's server, the variant id (`alias:1`) on others.
-
-    On the Foundry Local app's service (FOUNDRY_LOCAL_ENDPOINT) the model is looked up in the service's catalog
-    and loaded there when it is not yet (`app_service.ensure_loaded`). Names a server does not list pass through.
-    """
-    root = endpoint_root(str(client.base_url))
-    if root == app_service_endpoint():
-        return app_service.ensure_loaded(root, name.split(":")[0]).id  # its catalog ids differ from the kit's
-    ids = served_model_ids(client)
-    if name in ids:
-        return name
-    bare = name.split(":")[0]  # the kit's own server lists aliases: `alias:1` -> `alias`
-    return next((i for i in ids if i.split(":")[0] == bare), name)
-
-
 def serve(models: list[str], port: int | None = None) -> None:
     """Load models and keep the built-in web service up on loopback until interrupted (Ctrl-C).
 
@@ -581,12 +352,3 @@ def serve(models: list[str], port: int | None = None) -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         print("stopped")
-
-
-def __getattr__(name: str) -> object:
-    """`runtime.list_catalog` and `runtime.cache_table`, as notebooks call them, live in `helpers.catalog_tables`."""
-    if name in ("list_catalog", "cache_table"):
-        from . import catalog_tables
-
-        return getattr(catalog_tables, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ which every model is equal scores 1 for all, so it cannot decide):
 | latency    | e2e_ms_p95          | lower  | benchmark summary (slow tail of end-to-end latency)      |
 | throughput | decode_tps_median   | higher | benchmark summary                                        |
 | memory     | peak_rss_mb         | lower  | benchmark summary                                        |
-| quality    | mean_facet_score    | higher | `quality.quality_summary` (facet HEURISTIC, 1-5)         |
+| quality    | mean_facet_score    | higher | `facets.quality_summary` (facet HEURISTIC, 1-5)          |
 | disk       | disk_mb             | lower  | benchmark summary, else models.json `size_mb`            |
 | license    | license_score       | higher | models.json `license`, scored by `LICENSE_SCORES`        |
 
@@ -39,9 +39,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .bench.summary import measured_trials
-from .config import ModelsConfig, SelectionGates, size_class
-from .runtime import find_bundled
+from ..bench.summary import measured_trials
+from ..core.config import ModelsConfig, SelectionGates, size_class
+from ..serve.registry import find_bundled
 
 Direction = Literal["lower", "higher"]
 
@@ -87,7 +87,7 @@ def comparison_table(summary: pd.DataFrame, quality: pd.DataFrame | None, models
     """One row per model of the benchmark summary: speed (TTFT = first answer token, ttft_any = first token of any
     kind, reasoning tokens: a reasoning model's answer waits for its thinking), memory, quality, footprint, license.
 
-    `quality` is `quality.quality_summary(...)` (or None: quality columns missing). A model missing from
+    `quality` is `facets.quality_summary(...)` (or None: quality columns missing). A model missing from
     models.json keeps an unknown license and size (scored worst) rather than failing the comparison.
     """
     table = summary.copy()
@@ -302,9 +302,6 @@ def answer_diffs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
 
 
 # --- gates before weights -----------------------------------------------------------------------------------------
-
-GATE_COLUMNS = ["model", "passed", "excluded_by"]
-
 
 def gate_failures(row: pd.Series, gates: SelectionGates) -> list[str]:
     """Why a comparison-table row fails `gates` (empty when it passes); an unknown value fails its gate."""

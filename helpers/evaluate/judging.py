@@ -1,10 +1,11 @@
 """The judge step of a run folder: grade the run's answers with a judge model once, keep the verdicts beside it.
 
 `judge_run(run, prompt_set, judge)` grades the first measured answer of every model x prompt with
-`quality.judge_answers` (in-process, temperature 0) and writes `judge_scores.csv` into the run folder, with a
-sha256 of each graded answer; a later call with the same judge and the same answers reads the file instead of
-asking again (regenerating a report must not cost minutes of judging). The default judge is models.json
-`judge.offline` / `judge.online` (`runtime.default_judge`): the strongest instruct model of that world.
+`judge_answers` (temperature 0, through `runners.open_runner`: in-process, or at the server FOUNDRY_LOCAL_ENDPOINT
+names) and writes `judge_scores.csv` into the run folder, with a sha256 of each graded answer; a later call with
+the same judge and the same answers reads the file instead of asking again (regenerating a report must not cost
+minutes of judging). The default judge is models.json `judge.offline` / `judge.online` (`registry.default_judge`):
+the strongest instruct model of that world.
 """
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import hashlib
 
 import pandas as pd
 
-from . import quality, runtime
-from .bench.summary import BenchmarkRun
-from .config import PromptSet
+from ..bench.summary import BenchmarkRun
+from ..core.config import PromptSet
+from ..serve import registry, runners
+from ..serve.errors import ModelNotFoundError
+from .answers import first_measured_answers
+from .judge import judge_answers
 
 JUDGE_CSV = "judge_scores.csv"
 NO_JUDGE = "none"
@@ -38,17 +42,17 @@ def _cached(path, judge: str, answers: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None) -> tuple[pd.DataFrame | None, str]:
-    """(verdicts, note): the judge's grades of the run's answers (`quality.judge_answers` columns plus
+    """(verdicts, note): the judge's grades of the run's answers (`judge_answers` columns plus
     answer_sha256), or None with a note saying why there are none (no answers, judge `none`, judge not available).
 
     `judge`: a model name, `none`, or None for the default judge of this world. ModelNotFoundError when a named
     judge does not exist (the default judge missing is a note instead: the report is written without grades)."""
-    name = runtime.default_judge() if judge is None else judge
+    name = registry.default_judge() if judge is None else judge
     if name == NO_JUDGE:
         return None, f"no judge (--judge {NO_JUDGE}): quality is the automatic metrics only"
     if not name:
         return None, "no judge (models.json names no judge for this world): quality is the automatic metrics only"
-    answers = quality.first_measured_answers(run.trials) if not run.trials.empty else pd.DataFrame()
+    answers = first_measured_answers(run.trials) if not run.trials.empty else pd.DataFrame()
     if answers.empty:
         return None, "no judge: the run has no successful answers"
     answers = answers.assign(answer_sha256=_answer_sha(answers["text"]))
@@ -57,17 +61,17 @@ def judge_run(run: BenchmarkRun, prompt_set: PromptSet, judge: str | None = None
     if cached is not None:
         return cached, f"judge {name} (verdicts read from {JUDGE_CSV})"
     try:
-        model, _ = runtime.get_model(name)
-    except runtime.ModelNotFoundError as exc:
+        runner = runners.open_runner(name)
+    except ModelNotFoundError as exc:
         if judge is not None:  # named by the user (--judge): a typo must not pass as "no judge"
-            raise runtime.ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
+            raise ModelNotFoundError(f"--judge {judge}: {exc} Or --judge none for no judge.") from None
         return None, f"no judge: {exc}"
     try:
-        judged = quality.judge_answers(answers, prompt_set, model)
+        judged = judge_answers(answers, prompt_set, runner)
     except MemoryError as exc:  # memory_fit.ModelTooLargeError: the judge will not fit next to what is loaded
         return None, f"no judge: {exc}"
     finally:
-        runtime.unload(model)
+        runner.unload()
     judged["judge_model"] = name
     judged["answer_sha256"] = answers["answer_sha256"].to_numpy()
     judged.to_csv(path, index=False)

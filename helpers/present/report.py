@@ -15,7 +15,7 @@ the two. `write_reports(selection)` writes next to results.jsonl:
 - `chart_<name>.png` for every chart, and `report.html`: self-contained, every chart embedded as a base64 PNG
   data URI, no external asset.
 
-The Markdown sections and the HTML page are rendered by `helpers.selection_render`.
+The Markdown sections and the HTML page are rendered by `helpers.present.render`.
 
 Headless: `python -m helpers report RUN_DIR [--weights quality=0.5,latency=0.3] [--watts 45] [--baseline DIR]
 [--judge MODEL|none]` (the judge's verdicts are kept in `judge_scores.csv`, see `judging`).
@@ -30,20 +30,17 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare, energy, judging, plots, quality, rouge
-from .bench.markdown import console_table
-from .bench.outputs import write_run_files
-from .bench.results import RunFolderError
-from .bench.summary import BenchmarkRun, json_records, load_run
-from .config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
-from .lists import comma_list
-from .selection_render import (  # noqa: F401 - notebook 05 reads the columns as selection_report.*
-    RANKING_COLUMNS,
-    VALUE_COLUMNS,
-    chart_file,
-    selection_markdown,
-    to_html,
-)
+from ..bench.markdown import console_table
+from ..bench.outputs import write_run_files
+from ..bench.results import RunFolderError
+from ..bench.summary import BenchmarkRun, json_records, load_run
+from ..core.config import ConfigError, ModelsConfig, PromptSet, SelectionGates, load_models, resolve_prompt_set
+from ..core.lists import comma_list
+from ..evaluate import compare, facets, judging, rouge
+from ..evaluate.judge import judge_facet_agreement, judge_parse_rate
+from ..measure import energy
+from . import plots
+from .render import chart_file, selection_markdown, to_html
 
 REPORT_HTML = "report.html"
 QUALITY_CSV = "quality_scores.csv"
@@ -59,8 +56,8 @@ class Selection:
 
     run: BenchmarkRun
     prompt_set: PromptSet
-    scores: pd.DataFrame  # quality.score_answers (+ rouge_l): one row per measured answer
-    quality: pd.DataFrame  # quality.quality_summary + rouge.rouge_summary (+ mean judge score): one row per model
+    scores: pd.DataFrame  # facets.score_answers (+ rouge_l): one row per measured answer
+    quality: pd.DataFrame  # facets.quality_summary + rouge.rouge_summary (+ mean judge score): one row per model
     ranked: pd.DataFrame  # compare.gated_ranking: one row per model, passing ones ranked best first
     weights: dict[str, float]  # resolved, summing to 1
     energy: pd.DataFrame  # energy.energy_estimate
@@ -72,8 +69,8 @@ class Selection:
     gates: SelectionGates = field(default_factory=SelectionGates)
     judged: pd.DataFrame | None = None  # judging.judge_run: one verdict per model x prompt
     judge_note: str = "no judge"
-    judge_parse: pd.DataFrame | None = None  # quality.judge_parse_rate
-    judge_agreement: dict | None = None  # quality.judge_facet_agreement
+    judge_parse: pd.DataFrame | None = None  # judge_parse_rate
+    judge_agreement: dict | None = None  # judge_facet_agreement
 
 
 def run_prompt_set(run: BenchmarkRun) -> PromptSet:
@@ -93,13 +90,13 @@ def _quality_tables(run: BenchmarkRun, prompt_set: PromptSet,
                     judged: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(per-answer scores with rouge_l, per-model quality table with mean_rouge_l and mean_judge_score) or
     (empty, None) without answers."""
-    scores = quality.score_answers(run.trials, prompt_set) if not run.trials.empty else pd.DataFrame()
+    scores = facets.score_answers(run.trials, prompt_set) if not run.trials.empty else pd.DataFrame()
     if scores.empty:
         return scores, None
     rouge_scores = rouge.rouge_scores(run.trials, prompt_set)
     key = [c for c in ("model", "prompt_id", "round") if c in scores.columns]
     scores = scores.merge(rouge_scores[key + ["rouge_l"]], on=key, how="left") if not rouge_scores.empty else scores
-    table = quality.quality_summary(scores).merge(rouge.rouge_summary(rouge_scores), on="model", how="left")
+    table = facets.quality_summary(scores).merge(rouge.rouge_summary(rouge_scores), on="model", how="left")
     if judged is not None:
         judge_means = judged.groupby("model", sort=False)["judge_score"].mean().rename("mean_judge_score")
         table = table.merge(judge_means.astype(float).reset_index(), on="model", how="left")
@@ -130,8 +127,8 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
         baseline=baseline, gates=gates, judged=judged, judge_note=judge_note,
     )
     if judged is not None:
-        selection.judge_parse = quality.judge_parse_rate(judged)
-        selection.judge_agreement = quality.judge_facet_agreement(judged, scores)
+        selection.judge_parse = judge_parse_rate(judged)
+        selection.judge_agreement = judge_facet_agreement(judged, scores)
     if baseline is not None:
         selection.run_comparison = compare.compare_runs(baseline.summary, run.summary)
         selection.answer_diffs = compare.answer_diffs(baseline.trials, run.trials)

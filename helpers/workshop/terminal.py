@@ -17,13 +17,17 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import app_service, catalog_tables, paths, runtime
-from .bench.summary import json_records
-from .chat import Conversation, Send, inprocess, over_http
-from .widgets import timing_line
+from ..bench.summary import json_records
+from ..core import paths
+from ..present import tables
+from ..present.widgets import timing_line
+from ..serve import app_service, endpoints, runners, runtime
+from ..serve.chat import Conversation
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..serve.runners import Runner
 
 RUN_MAX_TOKENS = 256
 _EXIT_WORDS = ("exit", "quit", "/bye")
@@ -42,10 +46,10 @@ def _print_table(table: pd.DataFrame, as_json: bool = False) -> None:
 
 def model_list(as_json: bool = False) -> int:
     """Every model the kit can see (or the service lists), one row per variant; `as_json`: rows as JSON."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service and not as_json:
         print(f"Catalog of the Foundry Local service at {service}:")
-    _print_table(catalog_tables.list_catalog(None if service else _started()), as_json)
+    _print_table(tables.list_catalog(None if service else _started()), as_json)
     return 0
 
 
@@ -58,7 +62,7 @@ def _started() -> runtime.LabRuntime:
 
 def model_download(name: str, device: str = "auto") -> int:
     """Download into the kit's cache (or the service's), with a progress bar."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         model = app_service.download(service, name)
         print(f"{model.id} is in the cache of the service at {service}.")
@@ -69,14 +73,14 @@ def model_download(name: str, device: str = "auto") -> int:
 
 def cache_list(as_json: bool = False) -> int:
     """What is cached, with sizes on disk (MB = 10^6 bytes) and the cache folder; `as_json`: rows as JSON."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         table = app_service.catalog_table(service)
         _print_table(table[table.cached][["alias", "id", "device", "size_mb"]], as_json)
         folder = app_service.json_field(app_service.status(service) or {}, "modelDirPath")
         where = "cache folder (at the service)"
     else:
-        _print_table(catalog_tables.cache_table(_started()), as_json)
+        _print_table(tables.cache_table(_started()), as_json)
         folder, where = paths.model_cache_dir(), "cache folder"
     if not as_json:
         print(f"{where}: {folder}")
@@ -85,7 +89,7 @@ def cache_list(as_json: bool = False) -> int:
 
 def cache_remove(name: str) -> int:
     """Delete a downloaded catalog model from the kit's cache (bundled models are kept, with the reason)."""
-    service = runtime.app_service_endpoint()
+    service = endpoints.app_service_endpoint()
     if service:
         raise app_service.ServiceError(f"The Foundry Local service at {service} manages its own cache: remove "
                                        f"the model there with `foundry cache remove {name}`.")
@@ -99,8 +103,8 @@ def model_run(name: str, prompt: str | None = None, device: str = "auto", max_to
 
     `max_tokens` caps every answer (default RUN_MAX_TOKENS)."""
     max_tokens = max_tokens or RUN_MAX_TOKENS
-    send, speaker = _prepare(name, device)
-    conversation = Conversation(send, max_tokens)
+    runner, speaker = _prepare(name, device)
+    conversation = Conversation(runner, max_tokens)
     if prompt is not None:
         return 0 if _answer(conversation, speaker, prompt) else 1
     print(f"Chat with {speaker} (max {max_tokens} tokens per answer; an empty line, 'exit' or Ctrl-D ends it).")
@@ -120,21 +124,19 @@ def _stdin_lines() -> Iterable[str]:
             return
 
 
-def _prepare(name: str, device: str) -> tuple[Send, str]:
-    """Load the model where it runs and say so; returns how to ask it and the name to show."""
-    service = runtime.app_service_endpoint()
-    if service:
-        model, seconds, choice = app_service.load(service, name, device)
-        _say_loaded(model.id, seconds, choice.message, f"at the service {service}")
-        return over_http(runtime.openai_client(service), model.id), name
-    external = runtime.external_endpoint()
-    if external:
-        client = runtime.openai_client(external)
-        return over_http(client, runtime.http_model_id(name, client)), name
-    rt = _started()  # stdout carries only the answers
-    model, choice = runtime.get_model(name, device, rt)
-    _say_loaded(model.id, runtime.load(model), choice.message, "in-process")
-    return inprocess(model), model.alias or name
+def _prepare(name: str, device: str) -> tuple[Runner, str]:
+    """Load the model where the kit is pointed (`runners.open_runner`: FOUNDRY_LOCAL_ENDPOINT's server, else
+    in-process) and say so on stderr (stdout carries only the answers); returns its runner and the name to show."""
+    external, service = endpoints.external_endpoint(), endpoints.app_service_endpoint()
+    if not external:
+        _started()
+    runner = runners.open_runner(name, device=device)
+    seconds = runner.load()  # None: a plain OpenAI-compatible server without a load route
+    if seconds is not None:
+        where = f"at the service {service}" if service else f"at {external}" if external else "in-process"
+        _say_loaded(runner.model_id, seconds, runner.device_note, where)
+    local = runner.model.alias if isinstance(runner, runners.InprocessRunner) else None
+    return runner, local or name
 
 
 def _say_loaded(model_id: str, seconds: float, message: str, where: str) -> None:

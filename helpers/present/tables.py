@@ -1,15 +1,16 @@
 """Presentation tables of what the runtime sees: the catalog (`list_catalog`) and the model cache (`cache_table`).
 
 Sizes are in MB = 10^6 bytes (`size_mb`): measured on disk for bundled and converted models, as the catalog states
-it for catalog models. Also reachable as `runtime.list_catalog` / `runtime.cache_table`, where notebooks call them.
+it for catalog models.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import app_service
-from .config import load_models
-from .runtime import LabRuntime, app_service_endpoint, device_of, disk_mb, model_dir, start
+from ..core.config import load_models
+from ..serve import app_service
+from ..serve.endpoints import app_service_endpoint
+from ..serve.runtime import LabRuntime, device_of, disk_mb, model_dir, start
 
 if TYPE_CHECKING:
     import pandas as pd

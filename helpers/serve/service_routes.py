@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
-from .api_key import API_KEY_ENV, api_key
+from ..core.api_key import API_KEY_ENV, api_key
 
 NO_SUCH_ROUTE = (404, 405, 501)
 

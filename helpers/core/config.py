@@ -181,7 +181,7 @@ def _explain(path: Path, exc: ValidationError) -> ConfigError:
     for err in exc.errors():
         where = ".".join(str(part) for part in err["loc"]) or "(top level)"
         lines.append(f"  - {where}: {err['msg']}")
-    lines.append(f"Fix the named field(s) in {path.name}; the kit's schema is in helpers/config.py.")
+    lines.append(f"Fix the named field(s) in {path.name}; the kit's schema is in helpers/core/config.py.")
     return ConfigError("\n".join(lines))
 
 

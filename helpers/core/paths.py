@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUN_DIR = REPO_ROOT / "reports" / "latest"  # where `bench` writes and `route` reads when no folder is given
 HOME_ENV = "FOUNDRY_LAB_HOME"
 

@@ -21,16 +21,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
-from .bench.summary import planned_trials
-from .chat import Conversation, inprocess
-from .config import resolve_prompt_set
-from .devices import DEVICES, gpu_providers
-from .timing import TrialTiming
+from ..bench.summary import planned_trials
+from ..core.config import resolve_prompt_set
+from ..core.devices import DEVICES, gpu_providers
+from ..measure.timing import TrialTiming
+from ..serve.chat import Conversation
+from ..serve.runners import InprocessRunner
 
 if TYPE_CHECKING:
     from foundry_local_sdk import IModel
 
-    from .bench.settings import BenchConfig
+    from ..bench.settings import BenchConfig
 
 HEADLESS_ENV = "FOUNDRY_LAB_HEADLESS"
 T = TypeVar("T")
@@ -94,7 +95,7 @@ def _model_labels(catalog: pd.DataFrame) -> dict[str, str]:
 
 
 def model_picker(catalog: pd.DataFrame, selected: list[str]) -> WidgetValue[list[str]]:
-    """Choose models from a catalog table (`runtime.list_catalog()` or rows of it); `.value` is the list of aliases.
+    """Choose models from a catalog table (`tables.list_catalog()` or rows of it); `.value` is the list of aliases.
 
     Only models of the table are offered and preselected: a selected name the table lacks (filtered out, unknown)
     is named in a note and left out; when none is left, the table's first model is preselected.
@@ -165,7 +166,7 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
 
     Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
     """
-    playground = Conversation(inprocess(model), max_tokens, system)
+    playground = Conversation(InprocessRunner(model), max_tokens, system)
     speaker = model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
     if not is_live():
         print(f"you: {prompt}\n{speaker}: ", end="", flush=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from . import paths
+from ..core import paths
 
 TOKENIZER_FILE = "tokenizer.json"
 

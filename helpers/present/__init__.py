@@ -1,0 +1,1 @@
+"""Presentation: charts, notebook widgets, report rendering, catalog tables."""

@@ -14,8 +14,9 @@ the paired per-iteration differences (with a bootstrap 95% CI), as % of the bare
 seed make every answer the same length (checked). On a busy machine the model's own jitter hides a small
 overhead, so the HTTP harness is also timed against an instant scripted server (tests/fixture_server.py, no model
 time at all): there the whole e2e is client cost, and harness minus bare is the harness's own cost in ms. The
-in-process harness adds only its per-token bookkeeping inside the timed loop (the answer-text check and the
-recorder's timestamp); that work is timed alone on a synthetic token and scaled to the answer length.
+in-process harness adds only its per-token bookkeeping inside the timed loop (sorting an item into answer or
+reasoning text, and the recorder's timestamp); that work is timed alone on a synthetic token and scaled to the
+answer length.
 
 Run from the repository root: `python -m benchmarks.harness_overhead [--model NAME] [--runs 30] [--max-tokens 32]`.
 """

@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         action.add_argument("--prompt", help="one question; without it: an interactive chat")
         action.add_argument("--max-tokens", type=POSITIVE_INT,
                             help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
+        action.add_argument("--threads", type=POSITIVE_INT, help="decode threads for this run (default: the build's "
+                                                                 "setting, chosen for this machine at setup)")
 
     cache = verbs.add_parser("cache", help="like `foundry cache`: ls / list (default), remove MODEL")
     cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")
@@ -133,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="cold (default): TTFT of a cold prefill on every engine (per-request prefix, "
                             "cache_prompt: false); warm: prompts repeat unchanged and a server's prefix cache may "
                             "serve them (labelled in the report)")
+    bench.add_argument("--threads", type=POSITIVE_INT,
+                       help="decode threads of the models built here, for this run (default: each build's setting, "
+                            "chosen for this machine at setup; recorded in the results header)")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")
@@ -266,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "download" or action == "download":
         return terminal.model_download(args.model, args.device)
     if args.verb == "run" or action == "run":
-        return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens)
+        return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens, args.threads)
     removing = args.remove or (args.model if action == "remove" else None)
     return terminal.cache_remove(removing) if removing else terminal.cache_list(as_json)
 

@@ -21,7 +21,9 @@ or from a script (the others): a fixed sentence, one word per chunk. `GET /emula
 request received (method, path, query, whether it carried a bearer key), so a test can check what reached the
 service.
 
-Run `python tests/app_service_emulator.py [--port 0] [--eps cpu]`: prints `Foundry Local service emulator at URL`.
+The OpenAI wire format (JSON replies, server-sent events) is tests/fixture_server.py's `OpenAIWire`, shared with the
+scripted server. Run `python -m tests.app_service_emulator [--port 0] [--eps cpu]` from the repository root:
+prints `Foundry Local service emulator at URL`.
 """
 from __future__ import annotations
 
@@ -32,10 +34,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fixture_server import OpenAIWire
 
 SCRIPTED_ANSWER = "Local inference keeps data on the device, works offline and avoids per-token costs."
 EP_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "dml": "DmlExecutionProvider",
@@ -110,22 +114,10 @@ class ServiceState:
         return self._models[variant.bundled]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(OpenAIWire):
     server: "EmulatorServer"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
 
     # --- plumbing -----------------------------------------------------------------------------------------------
-
-    def _json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _empty(self) -> None:
         self.send_response(200)
@@ -133,22 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _error(self, status: int, message: str) -> None:
-        self._json(status, {"error": {"message": message, "code": status}})
-
-    def _chunked_start(self, content_type: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-
-    def _chunk(self, text: str) -> None:
-        data = text.encode()
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def _chunked_end(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        self.send_json(status, {"error": {"message": message, "code": status}})
 
     def _body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -177,25 +154,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get_emulator(self, path: str, query: dict[str, str]) -> None:
         with self.server.state.lock:
-            self._json(200, list(self.server.state.requests))
+            self.send_json(200, list(self.server.state.requests))
 
     def _get_foundry(self, path: str, query: dict[str, str]) -> None:
         if path.rstrip("/") != "/foundry/list":
             self._error(404, f"no route GET {path}")
             return
-        self._json(200, [v.entry() for v in self.server.state.catalog])
+        self.send_json(200, [v.entry() for v in self.server.state.catalog])
 
     def _get_openai(self, path: str, query: dict[str, str]) -> None:
         state = self.server.state
         parts = path.strip("/").split("/", 2)
         action, name = parts[1] if len(parts) > 1 else "", unquote(parts[2]) if len(parts) > 2 else ""
         if action == "status":
-            self._json(200, {"Endpoints": [self.server.url], "ModelDirPath": str(self.server.model_dir),
+            self.send_json(200, {"Endpoints": [self.server.url], "ModelDirPath": str(self.server.model_dir),
                              "PipeName": "inference_agent"})
         elif action == "models":
-            self._json(200, [v.name for v in state.catalog if v.cached])
+            self.send_json(200, [v.name for v in state.catalog if v.cached])
         elif action == "loadedmodels":
-            self._json(200, list(state.loaded))
+            self.send_json(200, list(state.loaded))
         elif action == "load" and name:
             self._load(name, query)
         elif action == "unload" and name:
@@ -247,28 +224,28 @@ class _Handler(BaseHTTPRequestHandler):
         requested = body.get("model")
         name = requested.get("Name") if isinstance(requested, dict) else requested
         variant = self.server.state.find(str(name or ""))
-        self._chunked_start("text/plain; charset=utf-8")
+        self.start_chunked("text/plain; charset=utf-8")
         if variant is None:
-            self._chunk(json.dumps({"Success": False, "ErrorMessage": f"Model {name} not found in the catalog"}))
+            self.write_chunk(json.dumps({"Success": False, "ErrorMessage": f"Model {name} not found in the catalog"}))
         else:
             if not variant.cached:
                 steps = 4
                 for file in variant.files:
                     for step in range(1, steps + 1):
                         done = (variant.files.index(file) + step / steps) / len(variant.files)
-                        self._chunk(f'("{file}", {done:.3f})\n')
+                        self.write_chunk(f'("{file}", {done:.3f})\n')
                         time.sleep(0.01)
                 variant.cached = True
-            self._chunk('("", 1)\n')
-            self._chunk(json.dumps({"Success": True, "ErrorMessage": None}))
-        self._chunked_end()
+            self.write_chunk('("", 1)\n')
+            self.write_chunk(json.dumps({"Success": True, "ErrorMessage": None}))
+        self.end_chunked()
 
     def _get_v1(self, path: str, query: dict[str, str]) -> None:
         if path.rstrip("/") != "/v1/models":
             self._error(404, f"no route GET {path}")
             return
         listed = [v for v in self.server.state.catalog if v.cached]
-        self._json(200, {"object": "list", "data": [{"id": v.name, "object": "model", "created": 0,
+        self.send_json(200, {"object": "list", "data": [{"id": v.name, "object": "model", "created": 0,
                                                       "owned_by": "Microsoft"} for v in listed]})
 
     def _post_v1(self, path: str, query: dict[str, str]) -> None:
@@ -276,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if route == "/v1/chat/completions/tokenizer/encode/count":
             words = sum(len(str(m.get("content", "")).split()) + 4 for m in body.get("messages", []))
-            self._json(200, {"tokenCount": words})
+            self.send_json(200, {"tokenCount": words})
         elif route == "/v1/chat/completions":
             self._chat(body)
         else:
@@ -296,25 +273,24 @@ class _Handler(BaseHTTPRequestHandler):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         chunk_id, created = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time())
 
-        def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict | None = None) -> str:
-            choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
-            payload = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": variant.name,
-                       "choices": choices, **({"usage": usage} if usage else {})}
-            return f"data: {json.dumps(payload)}\n\n"
+        envelope = self.chunk_envelope(variant.name, chunk_id, created)
+
+        def send(delta: dict[str, Any], finish: str | None = None) -> None:
+            self.send_event({**envelope, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
         if stream:
-            self._chunked_start("text/event-stream")
-            self._chunk(chunk({"role": "assistant"}))
+            self.start_chunked()
+            send({"role": "assistant"})
         parts, finish, usage = self._answer(variant, body.get("messages", []), max_tokens,
-                                            (lambda text: self._chunk(chunk({"content": text}))) if stream else None)
+                                            (lambda text: send({"content": text})) if stream else None)
         if stream:
-            self._chunk(chunk({}, finish))
+            send({}, finish)
             if include_usage:
-                self._chunk(chunk({}, usage=usage))
-            self._chunk("data: [DONE]\n\n")
-            self._chunked_end()
+                self.send_event({**envelope, "choices": [], "usage": usage})
+            self.send_event("[DONE]")
+            self.end_chunked()
             return
-        self._json(200, {"id": chunk_id, "object": "chat.completion", "created": created, "model": variant.name,
+        self.send_json(200, {"id": chunk_id, "object": "chat.completion", "created": created, "model": variant.name,
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
                                       "finish_reason": finish}], "usage": usage})
 
@@ -372,5 +348,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `helpers`, when run as a script
     sys.exit(main())

@@ -1,13 +1,95 @@
-"""Shared fixtures: one real Foundry Local runtime per test process, on a free port, with the bundled models."""
+"""Shared fixtures: one real Foundry Local runtime per test process, on a free port, with the bundled models;
+and the test tiers, assigned to every collected test (`pytest -m unit` is the one-minute loop).
+
+Tiers (markers registered in pytest.ini), one per test, decided here so that a new test lands in the right one
+without anyone remembering. Of what applies, the heaviest wins (browser > notebook > model > cli > unit): an
+explicit `@pytest.mark.<tier>` (function, class or module), `browser` under tests/browser, `notebook` for nbval's
+notebook cells, `model` for a test that requests a fixture that starts the real runtime, builds models, or runs a
+server that loads one (MODEL_FIXTURES, directly or through another fixture), a module's tier in PATH_TIERS; else
+`unit`. A unit test that starts the Foundry Local runtime or a child process anyway fails at once, naming the
+mark it needs.
+"""
 from __future__ import annotations
 
 import os
+import platform
+import subprocess
 
 import pytest
 
 os.environ.setdefault("FOUNDRY_LAB_PORT", "0")
 
 SMOL = "smollm2-135m-instruct-int4"
+TIERS = ("browser", "notebook", "model", "cli", "unit")
+MODEL_FIXTURES = frozenset({"lab", "smol", "served_smol", "app_service_url", "real_home"})  # real_home: builds
+PATH_TIERS = {"tests/field/test_bench_paths.py": "cli"}  # modules whose tests (nearly) all run `helpers bench`
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The tier of one collected test: the heaviest of what applies (a test is as slow as its slowest part)."""
+    found = {mark.name for mark in item.iter_markers() if mark.name in TIERS}  # explicit, at any level
+    if "browser" in item.path.parts:
+        found.add("browser")
+    if item.path.suffix == ".ipynb":
+        found.add("notebook")
+    if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        found.add("model")
+    module = item.path.relative_to(item.config.rootpath).as_posix()
+    if module in PATH_TIERS:
+        found.add(PATH_TIERS[module])
+    return next((tier for tier in TIERS if tier in found), "unit")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier; a test explicitly marked with a lighter tier than it is is refused (`-m` would
+    select it twice)."""
+    for item in items:
+        tier = tier_of(item)
+        wrong = sorted({mark.name for mark in item.iter_markers() if mark.name in TIERS} - {tier})
+        if wrong:
+            raise pytest.UsageError(f"{item.nodeid} is marked {wrong} but its tier is {tier}: remove the mark")
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+
+
+@pytest.fixture(autouse=True)
+def unit_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a unit test, starting the Foundry Local runtime or any child process fails the test at once, saying which
+    tier it belongs to: the fast tier loads no model and pays no interpreter start-ups. A run of only unit tests
+    says at the end that the runtime never started (pytest_terminal_summary)."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    from foundry_local_sdk import FoundryLocalManager
+
+    nodeid = request.node.nodeid
+
+    def refuse_runtime(*args: object, **kwargs: object) -> None:
+        pytest.fail(f"{nodeid} is a unit test but started the Foundry Local runtime: request the `lab` fixture or "
+                    "mark it `@pytest.mark.model`", pytrace=False)
+
+    class RefuseProcess(subprocess.Popen):
+        def __init__(self, args: object, *rest: object, **kwargs: object) -> None:
+            self._child_created = False  # Popen.__del__ reads it
+            pytest.fail(f"{nodeid} is a unit test but started a process ({str(args)[:80]}): mark it "
+                        "`@pytest.mark.cli` (no model loaded) or `@pytest.mark.model`", pytrace=False)
+
+    platform.processor()  # the stdlib runs `uname -p` once per process and caches it: not a process of the test's
+    monkeypatch.setattr(FoundryLocalManager, "initialize", staticmethod(refuse_runtime))
+    monkeypatch.setattr(subprocess, "Popen", RefuseProcess)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """After a run of unit tests only: the proof that no model was loaded in this process."""
+    ran = [report for reports in terminalreporter.stats.values() for report in reports
+           if getattr(report, "when", None) == "call"]
+    if not ran or not all("unit" in report.keywords for report in ran):
+        return
+    from foundry_local_sdk import FoundryLocalManager
+
+    started = FoundryLocalManager.instance is not None
+    terminalreporter.write_line(f"unit tier: {len(ran)} tests; Foundry Local runtime "
+                                f"{'STARTED (a unit test loaded a model)' if started else 'never started'}")
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +153,7 @@ def app_service_url():
 
     from helpers.core import paths
 
-    server = subprocess.Popen([sys.executable, str(paths.REPO_ROOT / "tests" / "app_service_emulator.py"), "--port", "0"],
+    server = subprocess.Popen([sys.executable, "-m", "tests.app_service_emulator", "--port", "0"],
                               cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

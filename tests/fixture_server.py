@@ -116,6 +116,54 @@ class Script:
         return {"content": opening + text + closing}
 
 
+class OpenAIWire(BaseHTTPRequestHandler):
+    """The OpenAI-compatible wire format, written once for every fake server of the tests (this scripted server and
+    tests/app_service_emulator.py): JSON replies, and server-sent events over chunked transfer encoding, one HTTP
+    chunk per event, flushed at once. HTTP/1.1 with TCP_NODELAY, as real servers: small writes must not wait."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def send_json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_chunked(self, content_type: str = "text/event-stream") -> None:
+        """A 200 whose body follows in chunks (server-sent events by default)."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def write_chunk(self, text: str) -> None:
+        """One HTTP chunk (e.g. one block of event-stream text), flushed at once."""
+        data = text.encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def send_event(self, payload: dict[str, Any] | str) -> None:
+        """One `data:` event: a JSON payload, or literal data such as `[DONE]`."""
+        self.write_chunk(f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n")
+
+    def end_chunked(self) -> None:
+        """The terminating chunk: the body is complete."""
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    @staticmethod
+    def chunk_envelope(model: str, chunk_id: str = "chatcmpl-fixture", created: int = 0) -> dict[str, Any]:
+        """The fields every `chat.completion.chunk` carries besides `choices` and `usage`."""
+        return {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model}
+
+
 class _FixtureHTTPServer(ThreadingHTTPServer):
     """Handler threads are daemons (ThreadingHTTPServer default), so shutdown never waits on a sleeping stream."""
 
@@ -130,13 +178,8 @@ class _FixtureHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _ChatHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # TCP_NODELAY, as real servers set: small SSE writes must not wait for ACKs
+class _ChatHandler(OpenAIWire):
     server: _FixtureHTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
 
     def _received(self, body: dict[str, Any] | None) -> ReceivedRequest:
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -152,7 +195,7 @@ class _ChatHandler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") == f"Bearer {key}":
             return True
         sent = self.headers.get("Authorization") or "no Authorization header"  # echoed, as some gateways do
-        self._send_json(401, {"error": {"message": f"missing or wrong API key: {sent}", "type": "unauthorized"}})
+        self.send_json(401, {"error": {"message": f"missing or wrong API key: {sent}", "type": "unauthorized"}})
         return False
 
     def do_GET(self) -> None:
@@ -162,11 +205,11 @@ class _ChatHandler(BaseHTTPRequestHandler):
         path = self.path.rstrip("/")
         if path == "/v1/models":
             model = {"id": self.server.script.model_id, "object": "model", "created": 0, "owned_by": "fixture"}
-            self._send_json(200, {"object": "list", "data": [model]})
+            self.send_json(200, {"object": "list", "data": [model]})
         elif self.server.script.api_key and path.startswith(("/openai/load/", "/openai/unload/")):
-            self._send_json(200, {"status": "ok"})
+            self.send_json(200, {"status": "ok"})
         else:
-            self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -176,10 +219,10 @@ class _ChatHandler(BaseHTTPRequestHandler):
         if not self._authorized():
             return
         if self.path.rstrip("/") != "/v1/chat/completions":
-            self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
         if script.mode == "http_500":
-            self._send_json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
+            self.send_json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
             return
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         n_tokens = script.tokens if limit is None else min(script.tokens, limit)
@@ -263,7 +306,7 @@ class _ChatHandler(BaseHTTPRequestHandler):
         if script.usage:
             payload["usage"] = self._usage(received, n_tokens)
         received.completed = self._sending_at(received, deadline)
-        self._send_json(200, payload)
+        self.send_json(200, payload)
 
     def _chunk_starts(self, n_tokens: int) -> list[int]:
         """The first token index of each chunk."""
@@ -274,21 +317,17 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
     def _stream(self, received: ReceivedRequest, n_tokens: int, finish_reason: str, send_usage: bool) -> None:
         script = self.server.script
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self.start_chunked()
         if script.sse_extras:
-            self._write_sse(": keep-alive comment\nretry: 3000\n\nevent: ping\nid: 7\n\n:\n\n")
+            self.write_chunk(": keep-alive comment\nretry: 3000\n\nevent: ping\nid: 7\n\n:\n\n")
         self._send_chunk({"role": "assistant", "content": ""}, None)
         if script.mode in ("error_line", "error_data"):
             error = json.dumps(CONTEXT_ERROR)
             line = f"error: {error}" if script.mode == "error_line" else f'data: {{"error": {error}}}'
-            self._write_sse(line + "\n\n")
-            self._send_event_data("[DONE]")
+            self.write_chunk(line + "\n\n")
+            self.send_event("[DONE]")
             received.completed = self._sending_at(received, received.arrived)
-            self.wfile.write(b"0\r\n\r\n")
+            self.end_chunked()
             return
         starts = self._chunk_starts(n_tokens)
         for number, first in enumerate(starts):
@@ -301,52 +340,31 @@ class _ChatHandler(BaseHTTPRequestHandler):
             received.token_sent.append(self._sending_at(received, deadline))
             self._send_chunk(self._chunk_delta(range(first, last + 1)), None)
             if script.sse_extras:
-                self._write_sse(f"id: {number}\n: between tokens\n\n")
+                self.write_chunk(f"id: {number}\n: between tokens\n\n")
         if script.mode == "unfinished":
-            self.wfile.write(b"0\r\n\r\n")
+            self.end_chunked()
             return
         self._send_final_chunk(finish_reason)
         if send_usage:
-            self._send_event({**self._chunk_envelope(), "choices": [], "usage": self._usage(received, n_tokens),
+            self.send_event({**self._chunk_envelope(), "choices": [], "usage": self._usage(received, n_tokens),
                               **self._extras(received)})
-        self._send_event_data("[DONE]")
+        self.send_event("[DONE]")
         received.completed = self._sending_at(received, self._token_deadline(received, n_tokens - 1))
-        self.wfile.write(b"0\r\n\r\n")
+        self.end_chunked()
 
     def _chunk_envelope(self) -> dict[str, Any]:
-        return {"id": "chatcmpl-fixture", "object": "chat.completion.chunk", "created": 0,
-                "model": self.server.script.model_id}
+        return self.chunk_envelope(self.server.script.model_id)
 
     def _send_chunk(self, delta: dict[str, Any], finish_reason: str | None) -> None:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
-        self._send_event({**self._chunk_envelope(), "choices": [choice]})
+        self.send_event({**self._chunk_envelope(), "choices": [choice]})
 
     def _send_final_chunk(self, finish_reason: str) -> None:
         """The chunk carrying the finish reason, with an empty, null or missing delta."""
         choice: dict[str, Any] = {"index": 0, "finish_reason": finish_reason}
         if self.server.script.final_delta != "missing":
             choice["delta"] = None if self.server.script.final_delta == "null" else {}
-        self._send_event({**self._chunk_envelope(), "choices": [choice]})
-
-    def _send_event(self, payload: dict[str, Any]) -> None:
-        self._send_event_data(json.dumps(payload))
-
-    def _send_event_data(self, data: str) -> None:
-        self._write_sse(f"data: {data}\n\n")
-
-    def _write_sse(self, text: str) -> None:
-        """One HTTP chunk of event-stream text, flushed at once."""
-        event = text.encode()
-        self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-        self.wfile.flush()
-
-    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_event({**self._chunk_envelope(), "choices": [choice]})
 
 
 def _base_url(server: _FixtureHTTPServer) -> str:

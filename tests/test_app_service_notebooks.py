@@ -13,6 +13,8 @@ from nbclient import NotebookClient
 
 from helpers.core import paths
 
+pytestmark = pytest.mark.notebook  # executes notebooks (and the emulator's real model): the notebook tier
+
 SMOL = "smollm2-135m-instruct-int4"
 PARAMETERS = {
     "00_setup_check.ipynb": {"MODELS": [SMOL]},

@@ -193,6 +193,7 @@ def test_sweep_level_stops_at_its_time_limit(tmp_path: Path) -> None:
     assert (level["stopped_by"], level["requests"], level["ok"]) == ("time", 1, 1)
 
 
+@pytest.mark.cli
 def test_ctrl_c_keeps_finished_trials_and_resume_completes(tmp_path: Path) -> None:
     script = Script(ttft_s=0.02, gap_s=0.002, tokens=4)
     rounds, prompts = 25, 2

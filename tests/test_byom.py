@@ -77,6 +77,7 @@ def test_bad_names_are_refused(name, message):
         byom.check_name(name)
 
 
+@pytest.mark.cli
 def test_cli_reports_a_bad_source(tmp_path):
     done = subprocess.run([sys.executable, "-m", "helpers", "byom", str(tmp_path / "missing.gguf"), "--name", "x"],
                           cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=60)

@@ -205,6 +205,7 @@ def test_a_machine_that_sends_twice_counts_once(tmp_path):
     assert report.merged.runs.set_index("model").loc[SMOL, "decode_tps_median"] == 1.0  # the later bundle
 
 
+@pytest.mark.cli
 def test_a_folder_without_bundles_is_one_clear_error(tmp_path):
     run = subprocess.run([sys.executable, "-m", "helpers", "class", str(tmp_path)], cwd=paths.REPO_ROOT,
                          capture_output=True, text=True, timeout=120)
@@ -227,6 +228,7 @@ def real_runs(tmp_path_factory):
     return folders
 
 
+@pytest.mark.cli
 def test_share_writes_a_bundle_with_nothing_personal(real_runs, tmp_path):
     out = tmp_path / "mine.share.json"
     done = subprocess.run([sys.executable, "-m", "helpers", "share", str(real_runs[0]), "--out", str(out),
@@ -258,6 +260,7 @@ def test_the_class_report_merges_real_runs_with_synthetic_ones(real_runs, tmp_pa
     assert class_report.write(report, tmp_path / "out").read_text().startswith("# Class report: 23 machines")
 
 
+@pytest.mark.cli
 def test_share_to_a_collector_from_the_command_line(real_runs, running_collector, tmp_path):
     def share(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "helpers", "share", str(real_runs[1]), "--out",

@@ -24,6 +24,7 @@ def _run(*args: str, stdin: str | None = None, **env: str) -> subprocess.Complet
                           timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0", **env})
 
 
+@pytest.mark.cli
 def test_the_command_offers_the_seed_verbs_and_the_kit_verbs():
     run = _run("--help")
     assert run.returncode == 0 and run.stdout.startswith("usage: foundry-lab")
@@ -32,6 +33,7 @@ def test_the_command_offers_the_seed_verbs_and_the_kit_verbs():
     assert "list" in _run("model", "--help").stdout and "remove" in _run("cache", "--help").stdout
 
 
+@pytest.mark.model
 def test_model_run_streams_the_answer_then_its_timing():
     run = _run("model", "run", SMOL, "--prompt", "List three benefits of local inference.", "--max-tokens", "24")
     assert run.returncode == 0, run.stderr
@@ -41,12 +43,14 @@ def test_model_run_streams_the_answer_then_its_timing():
     assert f"{SMOL}:1 loaded in-process" in run.stderr
 
 
+@pytest.mark.model
 def test_model_run_without_a_prompt_is_a_chat_that_keeps_the_conversation():
     run = _run("model", "run", SMOL, "--max-tokens", "8", stdin="My name is Ada.\nWhat is my name?\n")
     assert run.returncode == 0, run.stderr
     assert run.stdout.count(f"{SMOL}: ") == 2 and run.stdout.count("\n[TTFT ") == 2
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("args, says", [
     (("cache", "remove", SMOL), "is a bundled model built by setup"),
     (("model", "run", "no-such-model", "--prompt", "hi"), "Model 'no-such-model' not found"),
@@ -58,6 +62,7 @@ def test_clear_errors_are_one_line_without_a_traceback(args, says):
     assert "Traceback" not in run.stderr and last.startswith("error: ") and says in last
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("args, env, code, says", [
     (("serve", "--port", "99999"), {}, 2, "argument --port: needs a whole number from 0 to 65535, got '99999'"),
     (("serve",), {"FOUNDRY_LAB_PORT": "abc"}, 1,
@@ -75,6 +80,7 @@ def test_out_of_range_numbers_are_refused_before_anything_starts(args, env, code
     assert says in run.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("args, env, code, says", [
     (("model", "list"), {"FOUNDRY_LOCAL_ENDPOINT": "garbage"}, 1,
      "error: FOUNDRY_LOCAL_ENDPOINT='garbage' is not a server URL: give one like http://127.0.0.1:5272/v1"),
@@ -90,6 +96,7 @@ def test_a_bad_or_silent_endpoint_is_named(args, env, code, says):
     assert any(line.strip().lstrip("- ").startswith(says) for line in run.stderr.splitlines()), run.stderr
 
 
+@pytest.mark.cli
 def test_old_verbs_keep_working():
     run = subprocess.run([sys.executable, "-m", "helpers", "cache", "--remove", SMOL], cwd=paths.REPO_ROOT,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "FOUNDRY_LAB_PORT": "0"})
@@ -131,6 +138,7 @@ def test_every_verb_works_against_the_app_service(app_service_url, tmp_path):
     assert "at the service" in checked.stdout and "answers in-process" not in checked.stdout
 
 
+@pytest.mark.model  # preflight loads SmolLM2 in the child process and asks it a question
 def test_preflight_json_prints_only_json_on_stdout():
     """`foundry-lab preflight --json | jq` failed: "Web service: … is this process's own …" came first on stdout."""
     run = _run("preflight", "--models", SMOL, "--json")
@@ -139,11 +147,13 @@ def test_preflight_json_prints_only_json_on_stdout():
     assert "Web service:" in run.stderr  # the informational line is still shown, on stderr
 
 
+@pytest.mark.cli
 def test_downloading_a_bundled_model_says_there_is_nothing_to_download():
     run = _run("model", "download", SMOL)
     assert run.returncode == 0 and "nothing to download, so no progress bar" in run.stdout and "on disk at:" in run.stdout
 
 
+@pytest.mark.cli
 def test_preflight_at_another_openai_server_checks_its_models_not_the_kits():
     """FOUNDRY_LOCAL_ENDPOINT at llama.cpp/vLLM/Ollama: was 'Model fixture-model not found … offline' (looked up
     in-process) although the server lists and serves it."""

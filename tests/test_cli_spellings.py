@@ -32,8 +32,9 @@ def _calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
 
 @pytest.mark.parametrize("old, new, expected", [
-    (["model", "run", SMOL, "--prompt", "hi"], ["run", SMOL, "--prompt", "hi"], ("model_run", SMOL, "hi", "auto", None)),
-    (["model", "run", SMOL, "--max-tokens", "8"], ["run", SMOL, "--max-tokens", "8"], ("model_run", SMOL, None, "auto", 8)),
+    (["model", "run", SMOL, "--prompt", "hi"], ["run", SMOL, "--prompt", "hi"], ("model_run", SMOL, "hi", "auto", None, None)),
+    (["model", "run", SMOL, "--max-tokens", "8"], ["run", SMOL, "--max-tokens", "8"], ("model_run", SMOL, None, "auto", 8, None)),
+    (["model", "run", SMOL, "--threads", "2"], ["run", SMOL, "--threads", "2"], ("model_run", SMOL, None, "auto", None, 2)),
     (["service", "start", "--models", SMOL, "--port", "0"], ["server", "start", "--models", SMOL, "--port", "0"],
      ("serve", [SMOL], 0)),
     (["service", "status"], ["server", "status"], ("print_status", False)),
@@ -65,6 +66,7 @@ def _foundry_lab(*args: str, **env: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env={**os.environ, **env})
 
 
+@pytest.mark.cli
 def test_server_status_with_nothing_running_says_how_to_start_one(unused_port):
     run = _foundry_lab("server", "status", "-o", "json", FOUNDRY_LAB_PORT=str(unused_port))
     assert run.returncode == 1
@@ -74,12 +76,14 @@ def test_server_status_with_nothing_running_says_how_to_start_one(unused_port):
     assert old.returncode == 1 and "foundry-lab server start" in old.stdout
 
 
+@pytest.mark.cli
 def test_model_load_without_a_server_is_one_clear_line(unused_port):
     run = _foundry_lab("model", "load", SMOL, FOUNDRY_LAB_PORT=str(unused_port))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith("error: No server to load into") and "server start" in run.stderr
 
 
+@pytest.mark.cli
 def test_model_info_of_a_catalog_model_offline_comes_from_models_json():
     run = _foundry_lab("model", "info", "phi-4-mini", "-o", "json", FOUNDRY_LAB_OFFLINE="1")
     assert run.returncode == 0, run.stderr
@@ -89,6 +93,7 @@ def test_model_info_of_a_catalog_model_offline_comes_from_models_json():
     assert "catalog unreachable (offline): variants unknown" in facts["sources"]
 
 
+@pytest.mark.cli
 def test_model_info_of_an_unknown_model_names_it():
     run = _foundry_lab("model", "info", "no-such-model", FOUNDRY_LAB_OFFLINE="1")
     assert run.returncode == 1 and "'no-such-model' is not known here" in run.stderr and "Traceback" not in run.stderr
@@ -117,6 +122,7 @@ def test_model_info_of_a_bundled_model_reads_its_folder(lab):
     assert "2048 tokens" in text and "(on disk)" in text and "apache-2.0" in text
 
 
+@pytest.mark.model
 def test_run_is_model_run_on_the_real_model():
     run = _foundry_lab("run", SMOL, "--prompt", "Say hello.", "--max-tokens", "8")
     assert run.returncode == 0, run.stderr

@@ -319,6 +319,7 @@ def test_unknown_precision_and_too_little_disk(tmp_path):
     assert "FOUNDRY_LAB_HOME" in caught.value.fix
 
 
+@pytest.mark.cli
 def test_convert_module_imports_with_the_standard_library_only():
     code = ("import sys; import helpers.build.convert; "
             "print(sorted(m for m in ('tqdm', 'torch', 'transformers', 'pydantic') if m in sys.modules))")

@@ -5,8 +5,6 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 
 import pytest
 
@@ -14,27 +12,17 @@ from helpers.core import paths
 from helpers.measure.timing import time_openai_chat
 from helpers.serve import endpoints, gateway, runtime
 
+from .fixture_server import Script, serve
+
 SMOL = "smollm2-135m-instruct-int4"
 HELLO = [{"role": "user", "content": "Say hello."}]
 
 
-class _Foreign(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def foreign_port():
-    """A program that is not the kit, answering HTTP on a loopback port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Foreign)
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
+    """A program that is not the kit (the scripted OpenAI server) answering HTTP on a loopback port."""
+    with serve(Script()) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def _free_port() -> int:

@@ -53,6 +53,7 @@ def test_every_notebook_facing_name_resolves() -> None:
         helpers.no_such_name  # noqa: B018 - the attribute access is the test
 
 
+@pytest.mark.cli
 def test_setup_path_imports_only_the_standard_library() -> None:
     code = ("import sys; import helpers.__main__, helpers.build, helpers.build.setup_env, helpers.build.convert; "
             "print(sorted(m for m in ('pydantic', 'pandas', 'numpy', 'tqdm', 'psutil', 'foundry_local_sdk') "

@@ -50,6 +50,7 @@ def test_the_whole_path_on_the_bundled_models(lab, tmp_path):
     assert "| 1. load models via the CLI | 8 min |" in done.stdout
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("argv", [["rehearse", "--port", "70000"]])
 def test_bad_port_is_refused(argv):
     done = subprocess.run([sys.executable, "-m", "helpers", *argv], cwd=paths.REPO_ROOT, capture_output=True, text=True)

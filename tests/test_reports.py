@@ -1,4 +1,8 @@
-"""The selection reports of real runs: Markdown, CSV/JSON and a self-contained HTML page with embedded charts."""
+"""The selection reports of real runs: Markdown, CSV/JSON and a self-contained HTML page with embedded charts.
+
+The runs are recorded (tests/data/runs, `python -m tests.data.record`): two real benchmarks of the bundled SmolLM2
+int4 and int8 with the same deterministic settings, and the judge's verdicts on the second, so rendering is tested
+without benchmarking or judging live."""
 from __future__ import annotations
 
 import base64
@@ -12,7 +16,6 @@ from bs4 import BeautifulSoup
 from helpers.__main__ import main as cli
 from helpers.bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
-from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
 from helpers.core.config import ConfigError, SelectionGates
 from helpers.evaluate import judge, judging
@@ -21,20 +24,18 @@ from helpers.present import report as selection_report
 from helpers.serve.errors import ModelNotFoundError
 
 from .conftest import SMOL
+from .data.record import MODELS, NAMES, RUNS, relocate
 
-MODELS = [SMOL, "smollm2-135m-instruct-int8"]
-SETTINGS = {"models": MODELS, "prompts": "smoke", "rounds": 2, "max_tokens": 16, "progress": False}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OPEN_GATES = SelectionGates(quality_floor=None, memory_budget_mb=None, licenses=None)  # every model passes
 
 
 @pytest.fixture(scope="module")
-def runs(lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two real runs with the same deterministic settings: a baseline and a candidate."""
-    folders = tmp_path_factory.mktemp("baseline"), tmp_path_factory.mktemp("candidate")
-    for folder in folders:
-        run_benchmark(out_dir=folder, **SETTINGS)
-    return folders
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two recorded real runs with the same deterministic settings: a baseline and a candidate (copies: reports
+    are written into the run folder)."""
+    baseline, candidate = (relocate(RUNS / name, tmp_path_factory.mktemp(name) / "run") for name in NAMES)
+    return baseline, candidate
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,8 @@ def test_summary_json_and_the_comparison_tables(written: dict[str, Path]) -> Non
     assert [row["model"] for row in payload["comparison"]] and sum(payload["weights"].values()) == pytest.approx(1)
     assert {row["model"] for row in payload["quality"]} == set(MODELS)
     assert all("mean_rouge_l" in row and "mean_judge_score" in row for row in payload["quality"])
-    assert payload["judge"]["note"] == f"judge {SMOL}" and payload["judge"]["parse_rate"][-1]["model"] == "all"
+    assert payload["judge"]["note"] == f"judge {SMOL} (verdicts read from {judging.JUDGE_CSV})"  # recorded
+    assert payload["judge"]["parse_rate"][-1]["model"] == "all"
     assert payload["gates"] == OPEN_GATES.model_dump()
     regression = pd.read_csv(written["run_comparison"])
     assert set(regression["model"]) == set(MODELS) and (regression["ratio"] > 0).all()
@@ -121,12 +123,14 @@ def test_default_gates_exclude_with_reasons_or_recommend(runs: tuple[Path, Path]
     assert selection.recommendation.startswith(expected)
 
 
-def test_deterministic_mode_repeats_every_answer_across_runs(written: dict[str, Path]) -> None:
+def test_answer_diffs_of_two_deterministic_runs_find_every_answer_the_same(written: dict[str, Path]) -> None:
+    """The recorded runs repeat every answer (temperature 0): the run comparison must say so for each."""
     diffs = pd.read_csv(written["answer_diffs"], keep_default_na=False)
     assert len(diffs) == len(MODELS) * 2 * 2  # models x prompts x rounds
     assert diffs["same"].all(), diffs.loc[~diffs["same"], "diff"].tolist()
 
 
+@pytest.mark.model  # the report verb starts the Foundry Local runtime
 def test_cli_writes_the_reports_and_names_bad_weights(runs: tuple[Path, Path], capsys) -> None:
     baseline, candidate = runs
     assert cli(["report", str(candidate), "--baseline", str(baseline), "--weights", "quality=1,latency=0",
@@ -187,7 +191,7 @@ def test_markdown_table_escapes_the_column_separator() -> None:
     assert table.splitlines()[2:] == ["| – | a\\|b |", "| 1 | c |"]
 
 
-def test_a_named_judge_that_does_not_exist_is_an_error_not_a_silent_no_judge(runs: tuple[Path, Path]) -> None:
+def test_a_named_judge_that_does_not_exist_is_an_error_not_a_silent_no_judge(lab, runs: tuple[Path, Path]) -> None:
     run = load_run(runs[1])
     with pytest.raises(ModelNotFoundError, match=r"^--judge no-such-judge: Model 'no-such-judge' not found"):
         judging.judge_run(run, selection_report.run_prompt_set(run), "no-such-judge")

@@ -36,6 +36,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path) -> None:
     assert read_records(tmp_path) == RECORDS
 
 
+@pytest.mark.cli
 def test_the_command_line_prints_a_warning_as_one_line() -> None:
     """Not `…/summary.py:107: UserWarning: …` followed by the source line that warned."""
     code = ("import warnings; from helpers.__main__ import cli; cli(['report', '/nonexistent-run']); "

@@ -134,8 +134,10 @@ def test_bundled_model_cannot_be_removed_from_cache(lab):
         runtime.remove_from_cache(SMOL)
 
 
-def test_offline_catalog_entry_format_is_pinned():
-    """The asset-gallery format is not a documented contract: these are the fields Foundry Local 2.2.1 reads."""
+def test_offline_catalog_entry_format_is_pinned(lab):
+    """The asset-gallery format is not a documented contract: these are the fields Foundry Local 2.2.1 reads.
+    `lab`: the runtime's start places the bundled models in the cache (this test read that file; passed only when
+    an earlier test had started the runtime)."""
     entry = catalog_entry(CatalogModel(name="m-int4", alias="m-int4", display_name="M", license="mit"))
     assert entry["name"] == entry["entityId"] == "m-int4" and entry["version"] == "1"
     assert entry["annotations"]["tags"] == {"alias": "m-int4", "task": "chat-completion", "license": "mit"}

@@ -192,6 +192,69 @@ def test_per_token_metrics_need_two_tokens() -> None:
     assert one_token.output_tps == pytest.approx(1 / 0.3)
 
 
+# --- One test per metric, against the script's truth ------------------------------------------------------------
+# A streamed answer of METRIC_TOKENS tokens whose first METRIC_REASONING are reasoning (`reasoning_content`): the
+# first token comes TTFT_S after the request arrives, the first answer token METRIC_REASONING gaps later, the last
+# one (METRIC_TOKENS - 1) gaps after the first. Times are counted from the moment the server had the request.
+METRIC_TOKENS, METRIC_REASONING = 30, 5
+METRIC_FIRST_TOKEN_MS = TTFT_S * 1000
+METRIC_TTFT_MS = (TTFT_S + METRIC_REASONING * GAP_S) * 1000
+METRIC_E2E_MS = (TTFT_S + (METRIC_TOKENS - 1) * GAP_S) * 1000
+
+
+@pytest.fixture(scope="module")
+def reasoning_trial() -> StreamedTrial:
+    script = Script(ttft_s=TTFT_S, gap_s=GAP_S, tokens=METRIC_TOKENS, reasoning_tokens=METRIC_REASONING)
+    received, trial = _run(script)
+    assert trial.ok, trial.error
+    return script, received, trial
+
+
+def test_metric_first_token(reasoning_trial: StreamedTrial) -> None:
+    """First token: the first chunk of generated text of any kind, reasoning included."""
+    _, received, trial = reasoning_trial
+    _assert_scripted(trial.ttft_any_ms, METRIC_FIRST_TOKEN_MS, trial, received)
+
+
+def test_metric_ttft(reasoning_trial: StreamedTrial) -> None:
+    """TTFT: the first chunk of ANSWER text, after the reasoning."""
+    _, received, trial = reasoning_trial
+    _assert_scripted(trial.ttft_ms, METRIC_TTFT_MS, trial, received)
+
+
+def test_metric_e2e(reasoning_trial: StreamedTrial) -> None:
+    _, received, trial = reasoning_trial
+    _assert_scripted(trial.e2e_ms, METRIC_E2E_MS, trial, received)
+
+
+def test_metric_tpot(reasoning_trial: StreamedTrial) -> None:
+    """TPOT = (e2e - first token) / (output tokens - 1): the scripted gap, reasoning tokens included."""
+    assert reasoning_trial[2].tpot_ms == pytest.approx(GAP_S * 1000, rel=RELATIVE_TOL)
+
+
+def test_metric_decode_rate(reasoning_trial: StreamedTrial) -> None:
+    assert reasoning_trial[2].decode_tps == pytest.approx(1 / GAP_S, rel=RELATIVE_TOL)
+
+
+def test_metric_itl(reasoning_trial: StreamedTrial) -> None:
+    """ITL: one gap per pair of consecutive token chunks, each the scripted gap."""
+    itl = reasoning_trial[2].itl_ms
+    assert len(itl) == METRIC_TOKENS - 1
+    assert statistics.median(itl) == pytest.approx(GAP_S * 1000, abs=3.0)
+
+
+def test_metric_output_throughput(reasoning_trial: StreamedTrial) -> None:
+    """Output throughput = output tokens / e2e (prompt tokens play no part)."""
+    assert reasoning_trial[2].output_tps == pytest.approx(METRIC_TOKENS / (METRIC_E2E_MS / 1000), rel=RELATIVE_TOL)
+
+
+def test_metric_token_counts(reasoning_trial: StreamedTrial) -> None:
+    script, _, trial = reasoning_trial
+    assert (trial.output_tokens, trial.tokens_source, trial.prompt_tokens) == (METRIC_TOKENS, "usage",
+                                                                               script.prompt_tokens)
+    assert (trial.reasoning_tokens, trial.answer_tokens) == (METRIC_REASONING, METRIC_TOKENS - METRIC_REASONING)
+
+
 # --- Real in-process inference (foundry_local_sdk 2.x) on the bundled SmolLM2 ---------------------------------
 @pytest.fixture
 def smollm2(request: pytest.FixtureRequest) -> object:
@@ -203,6 +266,7 @@ def smollm2(request: pytest.FixtureRequest) -> object:
     return model
 
 
+@pytest.mark.model  # `smol` is requested at run time (getfixturevalue), so the tier cannot be read from the fixtures
 def test_inprocess_streamed_trial_on_smollm2(smollm2: object) -> None:
     trial = time_inprocess_chat(smollm2, MESSAGES, max_tokens=24, seed=1)
     assert trial.ok, trial.error
@@ -214,6 +278,7 @@ def test_inprocess_streamed_trial_on_smollm2(smollm2: object) -> None:
     assert trial.finish_reason in {"stop", "length"}
 
 
+@pytest.mark.model
 def test_inprocess_non_streamed_and_truncated_on_smollm2(smollm2: object) -> None:
     whole = time_inprocess_chat(smollm2, MESSAGES, max_tokens=24, stream=False)
     assert whole.ok, whole.error

@@ -94,6 +94,7 @@ def test_memory_and_load_time_show_missing_values_as_na(summary: pd.DataFrame) -
     assert [text.get_text() for text in load.axes[0].texts] == ["1.20", "n/a"]
 
 
+@pytest.mark.cli
 def test_plots_never_touch_pyplot() -> None:
     """Headless safety: the object API renders with Agg, and no GUI backend is ever selected."""
     code = "import sys, helpers.present.plots; assert 'matplotlib.pyplot' not in sys.modules"

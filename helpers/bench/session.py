@@ -36,7 +36,7 @@ from ..core.config import ConfigError, Prompt, PromptSet, resolve_prompt_set
 from ..core.errors import error_text
 from ..core.paths import DEFAULT_RUN_DIR
 from ..core.versions import kit_version, versions
-from ..measure import prompt_cache
+from ..measure import prompt_cache, roofline
 from ..measure.memory_fit import ModelTooLargeError
 from ..measure.timing import TrialTiming
 from ..serve.errors import ModelNotFoundError
@@ -46,7 +46,7 @@ from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
 from .settings import BenchConfig, resolve_config
 from .summary import BenchmarkRun, load_run, planned_trials
-from .targets import make_target, timed_chat
+from .targets import make_target, thread_settings, timed_chat
 
 
 class ResumeError(ConfigError):
@@ -156,6 +156,7 @@ class _Session:
                 "model_id": runner.model_id, "target": self.target.name, "device": runner.device,
                 "device_note": runner.device_note, "execution_provider": runner.execution_provider,
                 "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
+                **runner.threads, "weights_read_mb": runner.weights_read_mb(),
             })
             if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
                 self.bar.write(f"{name}: {runner.device_note}")
@@ -269,8 +270,17 @@ def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_
         "prompt_set": {"name": prompt_name, "fingerprint": prompt_set.fingerprint(),
                        "prompt_ids": [p.id for p in prompt_set.prompts], "system": prompt_set.system},
         "target": {"name": target.name, "description": target.description, "memory_note": target.memory_note},
-        "rss_interval_s": RSS_INTERVAL_S,
+        "rss_interval_s": RSS_INTERVAL_S, "threads": thread_settings(config), "bandwidth": _bandwidth(),
     }
+
+
+def _bandwidth() -> dict[str, Any]:
+    """This machine's memory bandwidth (`roofline.machine_bandwidth`: measured once per machine, then cached);
+    the error instead when it cannot be measured, so a run never fails for it."""
+    try:
+        return roofline.machine_bandwidth()
+    except Exception as exc:  # noqa: BLE001 - the roofline columns stay empty, the run goes on
+        return {"error": error_text(exc)}
 
 
 def run_benchmark(

@@ -31,7 +31,7 @@ SOURCES = {  # where each setting can be given, for error messages
     "seed": "--seed", "stream": f"--stream / {ENV_STREAM}", "target": "--target",
     "endpoint": f"--endpoint / {endpoints.ENDPOINT_ENV}", "device": "--device", "sweep": "--sweep",
     "sweep_max_s": "--sweep-max-s", "server_pid": "--server-pid", "request_timeout_s": "request_timeout_s",
-    "prompt_cache": "--prompt-cache",
+    "prompt_cache": "--prompt-cache", "threads": "--threads",
 }
 _UNPLANNED = ("prompts", "server_pid", "request_timeout_s")  # may differ on resume: they do not change what is measured
 
@@ -54,6 +54,7 @@ class _Settings:
     server_pid: int | None = None  # process of an external server, to sample its memory
     request_timeout_s: float = Field(300.0, gt=0)
     prompt_cache: Literal[PROMPT_CACHE_MODES] = COLD  # cold: TTFT of a cold prefill on every engine
+    threads: int | None = Field(None, ge=1)  # decode threads of the kit's own models for this run; None: each build's
 
     @field_validator("models", mode="before")
     @classmethod
@@ -79,6 +80,9 @@ class _Settings:
         problems = [(bool(self.endpoint), "endpoint (--endpoint) needs --target http"),
                     (bool(self.sweep), "sweep (--sweep) needs --target http: it measures a server")]
         errors = [message for present, message in problems if present and self.target != "http"]
+        if self.threads is not None and self.endpoint:
+            errors.append("threads (--threads) sets the kit's own models (in-process or its built-in web service); "
+                          "a server at --endpoint runs on the threads it was started with")
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -91,7 +95,8 @@ class BenchConfig(_Settings):
     Fields (units in the names): models, prompts, rounds (>= 1), warmup (>= 0), max_tokens (>= 1), temperature,
     seed, stream, target (`inprocess` | `http`), endpoint, device (`cpu` | `gpu` | `auto`), sweep (concurrency
     levels, http target), sweep_max_s, server_pid, request_timeout_s, prompt_cache (`cold` | `warm`, see
-    `helpers.measure.prompt_cache`).
+    `helpers.measure.prompt_cache`), threads (decode threads of the models the kit built or converted, for this run only;
+    None: each build's own setting, `helpers.build.threads`).
     """
 
     def __init__(self, *args: Any, **settings: Any) -> None:

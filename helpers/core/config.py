@@ -74,6 +74,8 @@ class ModelEntry(_Strict):
     notes: str = ""
     bundle: BundleSpec | None = None
     endpoint: str | None = Field(default=None, description="base URL of an OpenAI-compatible server")
+    threads: int | None = Field(default=None, ge=1, description="endpoint models: the threads the server runs it on "
+                                "(e.g. llama-server -t 2), recorded beside its figures; the kit does not set it")
 
     @property
     def size_class(self) -> str:

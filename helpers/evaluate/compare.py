@@ -248,13 +248,15 @@ RUN_METRICS: dict[str, tuple[str, str, Direction]] = {
     "decode_tps": ("decode_tps_median", "decode_tps", "higher"),
 }
 RUN_COMPARISON_COLUMNS = ["model", "metric", "baseline", "baseline_ci_low", "baseline_ci_high", "candidate",
-                          "candidate_ci_low", "candidate_ci_high", "ratio", "beyond_noise", "verdict"]
+                          "candidate_ci_low", "candidate_ci_high", "ratio", "beyond_noise", "verdict",
+                          "baseline_threads", "candidate_threads"]
 
 
 def compare_runs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFrame:
     """Per model in both summaries (`BenchmarkRun.summary`) and metric of RUN_METRICS: medians, 95% CIs,
     ratio = candidate / baseline, `beyond_noise` (the CIs do not overlap; NA without both CIs) and `verdict`:
-    `better`, `worse`, `within noise` or `no CI` (fewer than 2 samples)."""
+    `better`, `worse`, `within noise` or `no CI` (fewer than 2 samples); each side's decode `threads` (NA for a run
+    from before the kit recorded them), so a change of thread setting is seen beside the change it made."""
     common = [model for model in baseline["model"] if model in set(candidate["model"])]
     before, after = baseline.set_index("model"), candidate.set_index("model")
     rows = []
@@ -274,9 +276,11 @@ def compare_runs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
             rows.append({"model": model, "metric": metric, "baseline": b_value, "baseline_ci_low": b_low,
                          "baseline_ci_high": b_high, "candidate": c_value, "candidate_ci_low": c_low,
                          "candidate_ci_high": c_high, "ratio": c_value / b_value if b_value else np.nan,
-                         "beyond_noise": beyond, "verdict": verdict})
+                         "beyond_noise": beyond, "verdict": verdict,
+                         "baseline_threads": before.at[model, "threads"] if "threads" in before else pd.NA,
+                         "candidate_threads": after.at[model, "threads"] if "threads" in after else pd.NA})
     frame = pd.DataFrame(rows, columns=RUN_COMPARISON_COLUMNS)
-    return frame.astype({"beyond_noise": "boolean"})
+    return frame.astype({"beyond_noise": "boolean", "baseline_threads": "Int64", "candidate_threads": "Int64"})
 
 
 def answer_diffs(baseline: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFrame:

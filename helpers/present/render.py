@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from ..bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from ..evaluate import compare
+from ..measure.roofline import EXPLANATION, bandwidth_summary
 
 if TYPE_CHECKING:
     from .report import Selection
@@ -143,7 +144,9 @@ def to_html(selection: Selection) -> str:
         f"max_tokens {run.config['max_tokens']}, temperature {run.config['temperature']}, seed {run.config['seed']}, "
         f"target {html.escape(run.header['target']['description'])}.</p>",
         f"<h2>Recommendation</h2><p>{_inline_markdown(selection.recommendation)}</p>",
-        "<h2>Benchmark summary</h2>" + _html_table(run.summary[SUMMARY_COLUMNS]) + _SUMMARY_NOTE,
+        "<h2>Benchmark summary</h2>" + _html_table(run.summary[SUMMARY_COLUMNS]) + _SUMMARY_NOTE
+        + f"<h3>Roofline</h3><p class='note'>{html.escape(EXPLANATION)} Bandwidth: "
+        f"{html.escape(bandwidth_summary(run.header.get('bandwidth')))}.</p>",
         "<h2>Quality (automatic metrics)</h2><p class='note'>Facet coverage (substring heuristic, 1-5) and ROUGE-L "
         "F1 against the reference (0-1): both blind to meaning.</p>"
         + (_html_table(selection.quality) if not selection.quality.empty else "<p>No scored answers.</p>"),

@@ -20,9 +20,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..build.threads import ThreadSettingError
+from ..build.threads import setting as thread_setting
 from ..core import config as config_files
 from ..core.config import ConfigError
 from ..core.devices import DeviceChoice
+from ..measure.roofline import weights_read_mb
 from ..measure.timing import ChatMessages, TrialTiming, time_inprocess_chat, time_openai_chat
 from . import app_service, endpoints, runtime
 from .errors import ModelNotFoundError
@@ -47,6 +50,7 @@ class Runner(Protocol):
     execution_provider: str | None
     context_length: int | None
     device_note: str  # why the device differs from the one asked for ("" when it does not)
+    threads: dict  # {"threads": N or None, "threads_source": ...} (`helpers.build.threads.setting`)
 
     def load(self) -> float | None:
         """Cold-load; seconds taken, None when the backend cannot tell. Raises ModelNotFoundError or any error."""
@@ -60,6 +64,9 @@ class Runner(Protocol):
         `on_token(text)` receives the answer as it arrives (in-process: token by token; over HTTP: once whole)."""
 
     def disk_mb(self) -> float | None: ...
+
+    def weights_read_mb(self) -> float | None:
+        """MB of weights one decoded token reads (`roofline.weights_read`); None where the folder is not here."""
 
 
 class Backend(Protocol):
@@ -80,13 +87,16 @@ class Backend(Protocol):
 class InprocessRunner:
     """A Foundry Local model in this process, timed through the SDK (fresh ChatSession per request)."""
 
-    def __init__(self, model: IModel, choice: DeviceChoice | None = None, rt: runtime.LabRuntime | None = None) -> None:
-        """`choice`: the device chosen for it (`runtime.get_model`; None: not known); `rt`: the started runtime."""
+    def __init__(self, model: IModel, choice: DeviceChoice | None = None, rt: runtime.LabRuntime | None = None,
+                 threads: int | None = None) -> None:
+        """`choice`: the device chosen for it (`runtime.get_model`; None: not known); `rt`: the started runtime;
+        `threads`: decode threads for its loads instead of the build's setting (`helpers.build.threads`)."""
         rt = rt or runtime.start(quiet=True)
-        self.model, self._rt = model, rt
+        self.model, self._rt, self._threads = model, rt, threads
         self.name, self.model_id = model.alias or model.id, model.id
         self.device, self.device_note = (choice.device, choice.message) if choice else (None, "")
         bundled = rt.bundled.get(model.id.split(":")[0])
+        self.threads = thread_setting(bundled.path if bundled else None, threads)
         info_runtime = model.info.runtime
         self.execution_provider = (info_runtime.execution_provider if info_runtime else None) or (
             bundled.catalog.execution_provider if bundled else None)
@@ -94,7 +104,7 @@ class InprocessRunner:
 
     def load(self) -> float | None:
         runtime.unload(self.model)  # loaded earlier (a notebook cell, another tool): measure a cold load anyway
-        return runtime.load(self.model)
+        return runtime.load(self.model, threads=self._threads)
 
     def unload(self) -> None:
         runtime.unload(self.model)
@@ -107,6 +117,9 @@ class InprocessRunner:
 
     def disk_mb(self) -> float | None:
         return runtime.disk_mb(runtime.model_dir(self.model, self._rt))
+
+    def weights_read_mb(self) -> float | None:
+        return weights_read_mb(runtime.model_dir(self.model, self._rt))
 
 
 class _OverHttp:
@@ -128,8 +141,9 @@ class _OverHttp:
 class KitServiceRunner(_OverHttp, InprocessRunner):
     """A model loaded in this process, timed through the kit's built-in web service (which shares the load)."""
 
-    def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime, client: OpenAI) -> None:
-        super().__init__(model, choice, rt)
+    def __init__(self, model: IModel, choice: DeviceChoice, rt: runtime.LabRuntime, client: OpenAI,
+                 threads: int | None = None) -> None:
+        super().__init__(model, choice, rt, threads)
         self._client = client
 
     def load(self) -> float | None:
@@ -146,6 +160,7 @@ class OpenAIServerRunner(_OverHttp):
 
     def __init__(self, name: str, base_url: str, client: OpenAI) -> None:
         self.name, self.model_id, self._base_url, self._client = name, name, base_url, client
+        self.threads = declared_threads(name)
 
     def load(self) -> float | None:
         seconds = http_load(self._base_url, self.name)  # None: a plain server without a load route
@@ -161,6 +176,9 @@ class OpenAIServerRunner(_OverHttp):
         http_unload(self._base_url, self.name)
 
     def disk_mb(self) -> float | None:
+        return None
+
+    def weights_read_mb(self) -> float | None:
         return None
 
 
@@ -181,6 +199,7 @@ class AppServiceRunner(_OverHttp):
         self.name, self._base_url, self._client, self._device = name, base_url, client, device
         self.model_id, self.device, self.execution_provider = found[0].id, found[0].device, found[0].execution_provider
         self.device_note = ""
+        self.threads = thread_setting(None)
 
     def load(self) -> float | None:
         model, seconds, choice = app_service.load(self._base_url, self.name, self._device)
@@ -194,15 +213,19 @@ class AppServiceRunner(_OverHttp):
     def disk_mb(self) -> float | None:
         return None  # on the service's disk: not measured from here (its catalog states a download size)
 
+    def weights_read_mb(self) -> float | None:
+        return None
+
 
 class InprocessBackend:
     """Foundry Local in this Python process (foundry-local-sdk)."""
 
     name = "inprocess"
 
-    def __init__(self, device: str = "auto") -> None:
+    def __init__(self, device: str = "auto", threads: int | None = None) -> None:
+        """`threads`: decode threads of the kit's own models for every load (None: each build's setting)."""
         self._rt = runtime.start()
-        self._device = device
+        self._device, self._threads = device, threads
         self.memory_pid: int | None = os.getpid()
         self.memory_note: str | None = None
         world = "offline, bundled models" if self._rt.offline else "online"
@@ -210,7 +233,7 @@ class InprocessBackend:
 
     def open(self, model: str) -> Runner:
         return configured_endpoint(model) or InprocessRunner(*runtime.get_model(model, self._device, self._rt),
-                                                             self._rt)
+                                                             self._rt, self._threads)
 
     def list_models(self) -> list[str]:
         return sorted(self._rt.bundled)
@@ -221,15 +244,15 @@ class KitServiceBackend(InprocessBackend):
 
     name = "http"
 
-    def __init__(self, device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        super().__init__(device)
+    def __init__(self, device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S, threads: int | None = None) -> None:
+        super().__init__(device, threads)
         self.url = runtime.web_service_url(self._rt)
         self._client = endpoints.openai_client(self.url, timeout_s)
         self.description = f"built-in web service {self.url} (in this process)"
 
     def open(self, model: str) -> Runner:
         return configured_endpoint(model) or KitServiceRunner(*runtime.get_model(model, self._device, self._rt),
-                                                              self._rt, self._client)
+                                                              self._rt, self._client, self._threads)
 
 
 class EndpointBackend:
@@ -278,20 +301,35 @@ BACKENDS = ("inprocess", "http")
 
 
 def backend(name: str = "inprocess", *, device: str = "auto", endpoint: str | None = None,
-            timeout_s: float = DEFAULT_TIMEOUT_S, server_pid: int | None = None) -> Backend:
+            timeout_s: float = DEFAULT_TIMEOUT_S, server_pid: int | None = None, threads: int | None = None) -> Backend:
     """The backend called `name` (BACKENDS): `inprocess` (the SDK in this process) or `http` (the server at
-    `endpoint`, else FOUNDRY_LOCAL_ENDPOINT, else the kit's own web service). ConfigError for another name."""
+    `endpoint`, else FOUNDRY_LOCAL_ENDPOINT, else the kit's own web service). ConfigError for another name.
+    `threads` overrides the decode threads of the kit's own models (ThreadSettingError for another server's)."""
     if name not in BACKENDS:
         raise ConfigError(f"backend {name!r}: choose one of {', '.join(BACKENDS)}.")
     if name == "inprocess":
-        return InprocessBackend(device)
+        return InprocessBackend(device, threads)
     url = endpoint or endpoints.external_endpoint()
     if url:
+        if threads is not None:
+            raise ThreadSettingError(f"--threads sets the kit's in-process models; the server at {url} runs on the "
+                                     "threads it was started with.")
         return EndpointBackend(url, server_pid, timeout_s, device)
-    return KitServiceBackend(device, timeout_s)
+    return KitServiceBackend(device, timeout_s, threads)
 
 
-def open_runner(model: str, name: str | None = None, *, device: str = "auto") -> Runner:
+def open_runner(model: str, name: str | None = None, *, device: str = "auto", threads: int | None = None) -> Runner:
     """The runner of `model` on backend `name`; by default where the kit is pointed: the server of
-    FOUNDRY_LOCAL_ENDPOINT when set (the Foundry Local app's service or another), else in-process."""
-    return backend(name or ("http" if endpoints.external_endpoint() else "inprocess"), device=device).open(model)
+    FOUNDRY_LOCAL_ENDPOINT when set (the Foundry Local app's service or another), else in-process. `threads`:
+    see `backend`."""
+    return backend(name or ("http" if endpoints.external_endpoint() else "inprocess"), device=device,
+                   threads=threads).open(model)
+
+
+def declared_threads(name: str) -> dict:
+    """The thread setting of a models.json endpoint model: its `threads` field (what the server was started with,
+    e.g. `llama-server -t 2`), else not observable from here."""
+    entry = config_files.load_models().models.get(name)
+    if entry is not None and entry.threads is not None:
+        return {"threads": entry.threads, "threads_source": "declared in models.json"}
+    return thread_setting(None)

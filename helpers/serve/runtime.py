@@ -213,17 +213,23 @@ def check_fits(model: "IModel", runtime: LabRuntime | None = None) -> None:
                                smaller=smaller_model_that_fits(available, name, runtime))
 
 
-def load(model: "IModel", *, check_memory: bool = True) -> float:
+def load(model: "IModel", *, check_memory: bool = True, threads: int | None = None) -> float:
     """Load into memory; returns the load time in seconds (0.0 when it was already loaded).
 
     First checks the model fits in the available RAM (`check_fits`; raises memory_fit.ModelTooLargeError) unless
-    `check_memory` is False."""
-    if model.is_loaded:
+    `check_memory` is False. `threads`: decode threads for this load instead of the build's setting (a model
+    already loaded is reloaded; `helpers.build.threads.loading`, ThreadSettingError for a catalog model)."""
+    from ..build.threads import loading
+
+    if model.is_loaded and threads is None:
         return 0.0
+    unload(model)
     if check_memory:
         check_fits(model)
+    item = _runtime.bundled.get(model.id.split(":")[0]) if _runtime else None
     started = time.perf_counter()
-    model.load()
+    with loading(item.cache_path if item else None, item.path if item else None, threads):
+        model.load()
     return time.perf_counter() - started
 
 

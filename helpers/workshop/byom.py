@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..build import convert
+from ..build import convert, threads
 from ..core import paths
 from ..core.config import load_models
 from ..core.lists import comma_list
@@ -104,12 +104,13 @@ def build(source: str | Path, name: str, precision: str = "int4", execution_prov
         inputs = convert.conversion_inputs(local.resolve(), precision, execution_provider, context_length)
         if convert.is_up_to_date(out, inputs):
             progress(f"{name}: up to date ({out}); pass force=True / --force to rebuild.")
+            threads.apply(out)
             return ByomBuild(name, out, "up to date", round(time.monotonic() - started, 1), convert.read_manifest(out))
     info = {"name": name, "display_name": display_name or name, "license": license,
             "capabilities": list(capabilities), "source": str(source)}
-    manifest = convert.convert_model(local, out, precision, execution_provider, context_length, info=info,
-                                     progress=progress)
-    return ByomBuild(name, out, "built", round(time.monotonic() - started, 1), manifest)
+    convert.convert_model(local, out, precision, execution_provider, context_length, info=info, progress=progress)
+    threads.apply(out)  # this machine's decode thread count (helpers.build.threads)
+    return ByomBuild(name, out, "built", round(time.monotonic() - started, 1), convert.read_manifest(out))
 
 
 def probe(name: str, prompt: str = PROBE_PROMPT, max_tokens: int = 48,

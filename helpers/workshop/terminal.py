@@ -98,12 +98,14 @@ def cache_remove(name: str) -> int:
     return cache_list()
 
 
-def model_run(name: str, prompt: str | None = None, device: str = "auto", max_tokens: int | None = None) -> int:
+def model_run(name: str, prompt: str | None = None, device: str = "auto", max_tokens: int | None = None,
+              threads: int | None = None) -> int:
     """Answer `prompt` (or chat, reading prompts from stdin) and print each answer's timing.
 
-    `max_tokens` caps every answer (default RUN_MAX_TOKENS)."""
+    `max_tokens` caps every answer (default RUN_MAX_TOKENS); `threads` decodes on that many threads instead of the
+    build's setting (in-process models built or converted here; `helpers.build.threads`)."""
     max_tokens = max_tokens or RUN_MAX_TOKENS
-    runner, speaker = _prepare(name, device)
+    runner, speaker = _prepare(name, device, threads)
     conversation = Conversation(runner, max_tokens)
     if prompt is not None:
         return 0 if _answer(conversation, speaker, prompt) else 1
@@ -124,17 +126,21 @@ def _stdin_lines() -> Iterable[str]:
             return
 
 
-def _prepare(name: str, device: str) -> tuple[Runner, str]:
+def _prepare(name: str, device: str, threads: int | None = None) -> tuple[Runner, str]:
     """Load the model where the kit is pointed (`runners.open_runner`: FOUNDRY_LOCAL_ENDPOINT's server, else
-    in-process) and say so on stderr (stdout carries only the answers); returns its runner and the name to show."""
+    in-process) and say so on stderr (stdout carries only the answers), with the decode threads it runs on;
+    returns its runner and the name to show. `threads` overrides a kit-built model's (ThreadSettingError for a
+    server's)."""
     external, service = endpoints.external_endpoint(), endpoints.app_service_endpoint()
     if not external:
         _started()
-    runner = runners.open_runner(name, device=device)
+    runner = runners.open_runner(name, device=device, threads=threads)
     seconds = runner.load()  # None: a plain OpenAI-compatible server without a load route
     if seconds is not None:
         where = f"at the service {service}" if service else f"at {external}" if external else "in-process"
         _say_loaded(runner.model_id, seconds, runner.device_note, where)
+    decode = runner.threads
+    print(f"decode threads: {decode['threads'] or 'runtime default'} ({decode['threads_source']})", file=sys.stderr)
     local = runner.model.alias if isinstance(runner, runners.InprocessRunner) else None
     return runner, local or name
 

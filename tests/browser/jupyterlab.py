@@ -3,7 +3,8 @@
 `lab_server(root, env)` starts `jupyter lab` from the kit's environment on a free loopback port with a token, no
 browser and `--allow-root`, and exposes the front end's application object (`window.jupyterapp`) so the tests can
 run commands the way the menus do. `chromium()` launches the system Chromium (the Debian package `chromium`):
-Playwright cannot download browsers here, so `executable_path` points at it. `NotebookPage` opens one notebook,
+Playwright cannot download browsers here, so `executable_path` points at it (`FOUNDRY_LAB_CHROMIUM` names another
+binary); `missing_browser()` says in one line why no browser can be had. `NotebookPage` opens one notebook,
 runs all its cells and reads every cell's outputs back from the notebook model.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ENV = "FOUNDRY_LAB_CHROMIUM"
+CHROMIUM = Path(os.environ.get(CHROMIUM_ENV) or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SERVER_START_S = 90.0
@@ -87,14 +89,22 @@ def _wait_for_url(server: subprocess.Popen, log: Path) -> str:
                        + log.read_text(errors="replace")[-3000:])
 
 
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, in one line (None when Playwright and the system Chromium are there)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM}: apt-get install chromium (as .ci/run does)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed: run `python -m helpers setup`"
+    return None
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
     """A headless system Chromium driven by Playwright's sync API; yields the Browser."""
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: install the Debian package `chromium` (apt-get install chromium), "
-                           "as .ci/run does.")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:

@@ -39,6 +39,7 @@ def _port_free(port: int) -> bool:
             return False
 
 
+@pytest.mark.model
 def test_seed_benchmark_script_runs_against_the_kit_server():
     prefix = _isolation()
     if not prefix and not _port_free(5273):

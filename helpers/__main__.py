@@ -1,13 +1,16 @@
 """`foundry-lab <verb>` (installed by setup) and `python -m helpers <verb>`: every headless action of the kit.
 
-The verbs mirror the workshop's `foundry` CLI (`model list|download|run`, `cache list|remove`) and add the kit's
-own (`serve`, `bench`, `report`, `score`, `preflight`, `byom`, `route`, `setup`, `build`). `setup` runs with the bare system
-Python (standard library only); every other verb runs in the kit's `.venv`. Errors with a clear message
-(`errors.ClearError`) print as one line without a traceback.
+The verbs mirror the `foundry` CLI in both spellings: the session's (`model run`, `service start|status`,
+`cache list`) and today's, CLI 0.10+ (`run`, `server start|status`, `model list|info|download|load|unload`,
+`cache ls`, `-o json`); and add the kit's own (`serve`, `bench`, `report`, `score`, `preflight`, `byom`, `route`,
+`setup`, `build`, `rehearse`, `share`, `class`, `collect`). `setup` runs with the bare system Python (standard
+library only); every other verb runs in the kit's `.venv`. Errors with a clear message (`errors.ClearError`) print as
+one line without a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -58,26 +61,47 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--no-http", action="store_true", help="skip the web service checks")
     pre.add_argument("--device", default="auto", choices=DEVICES)
 
-    model = verbs.add_parser("model", help="like `foundry model`: list, download, run (FOUNDRY_LOCAL_ENDPOINT: "
-                                           "at the Foundry Local service)")
+    json_flag = argparse.ArgumentParser(add_help=False)  # `-o json`, where today's `foundry` CLI has it
+    json_flag.add_argument("-o", "--output", choices=["table", "json"], default="table", help="output format")
+
+    model = verbs.add_parser("model", help="like `foundry model`: list, info, download, load, unload, run "
+                                           "(FOUNDRY_LOCAL_ENDPOINT: at the Foundry Local service)")
     model_verbs = model.add_subparsers(dest="action", required=True)
-    model_verbs.add_parser("list", help="every model the kit can see, one row per variant")
+    model_verbs.add_parser("list", parents=[json_flag], help="every model the kit can see, one row per variant")
+    model_verbs.add_parser("info", parents=[json_flag], help="context length, tool calling, size, license, "
+                                                             "device variants of one model").add_argument("model")
     model_download = model_verbs.add_parser("download", help="download a catalog model (progress bar)")
+    model_load = model_verbs.add_parser("load", help="load into the running server (`server start`, or "
+                                                     "FOUNDRY_LOCAL_ENDPOINT)")
+    model_verbs.add_parser("unload", help="unload from the running server").add_argument("model")
     model_run = model_verbs.add_parser("run", help="answer --prompt (streamed, then TTFT, tok/s, tokens), "
-                                                   "or chat interactively without it")
-    for action in (model_download, model_run):
+                                                   "or chat interactively without it (today's CLI: `run MODEL`)")
+    run = verbs.add_parser("run", help="same as `model run` (the Foundry Local CLI 0.10+ spelling)")
+    for action in (model_download, model_load, model_run, run):
         action.add_argument("model", help="alias or id, e.g. smollm2-135m-instruct-int4")
         action.add_argument("--device", default="auto", choices=DEVICES)
-    model_run.add_argument("--prompt", help="one question; without it: an interactive chat")
-    model_run.add_argument("--max-tokens", type=POSITIVE_INT, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
-    model_run.add_argument("--threads", type=POSITIVE_INT, help="decode threads for this run (default: the build's "
-                                                               "setting, chosen for this machine at setup)")
+    for action in (model_run, run):
+        action.add_argument("--prompt", help="one question; without it: an interactive chat")
+        action.add_argument("--max-tokens", type=POSITIVE_INT,
+                            help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
+        action.add_argument("--threads", type=POSITIVE_INT, help="decode threads for this run (default: the build's "
+                                                                 "setting, chosen for this machine at setup)")
 
-    cache = verbs.add_parser("cache", help="like `foundry cache`: list (default), remove MODEL")
+    cache = verbs.add_parser("cache", help="like `foundry cache`: ls / list (default), remove MODEL")
     cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")
     cache_verbs = cache.add_subparsers(dest="action")
-    cache_verbs.add_parser("list", help="the cache with sizes on disk and its folder")
+    for spelling in ("ls", "list"):
+        cache_verbs.add_parser(spelling, parents=[json_flag], help="the cache with sizes on disk and its folder")
     cache_verbs.add_parser("remove", help="delete a downloaded catalog model").add_argument("model")
+
+    for name, spelling in (("server", "today's `foundry server`"), ("service", "the older `foundry service`")):
+        server = verbs.add_parser(name, help=f"like {spelling}: start (= serve), status")
+        server_verbs = server.add_subparsers(dest="action", required=True)
+        server_start = server_verbs.add_parser("start", help="same as `serve`")
+        server_start.add_argument("--models", help="comma list to load (default: models.json offline defaults)")
+        server_start.add_argument("--port", type=PORT, help="port (default 5273 or FOUNDRY_LAB_PORT; 0 = any free port)")
+        server_verbs.add_parser("status", parents=[json_flag], help="which server the kit uses, its URL and models; "
+                                                                    "exit 1 when none runs")
 
     verbs.add_parser("catalog", help="same as `model list`")
     download = verbs.add_parser("download", help="same as `model download MODEL`")
@@ -154,6 +178,35 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--judge", help="model that grades the answers (default: models.json judge for this world; "
                                         "'none' to skip)")
 
+    share = verbs.add_parser("share", help="write a run's share bundle (results + machine profile, nothing personal); "
+                                           "--to sends it to a class collector")
+    share.add_argument("run_dir", help="folder holding results.jsonl")
+    share.add_argument("--out", help="bundle file (default: RUN_DIR/<machine id>.share.json)")
+    share.add_argument("--label", default="", help="a name for this machine in the class report (e.g. 'seat 12'; "
+                                                   "letters, digits, space, _.-; default: its anonymous id)")
+    share.add_argument("--to", metavar="URL", help="the collector's URL (`foundry-lab collect` prints it)")
+    share.add_argument("--code", help="the collector's join code (with --to)")
+
+    klass = verbs.add_parser("class", help="merge a folder of share bundles into the class report (DuckDB)")
+    klass.add_argument("folder", help="folder of *.share.json bundles (e.g. the collector's)")
+    klass.add_argument("--out", help="report folder (default: FOLDER/class-report)")
+    klass.add_argument("--max-p95-ms", type=POSITIVE, help="latency gate: e2e p95 on every machine of a class, in ms")
+
+    collect = verbs.add_parser("collect", help="collect attendees' share bundles over HTTP (needs a join code)")
+    collect.add_argument("--code", help="join code attendees must send (default: a random one, printed)")
+    collect.add_argument("--port", type=PORT, default=8765, help="port (default 8765; 0 = any free port)")
+    collect.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only; "
+                                                             "0.0.0.0 for the classroom network)")
+    collect.add_argument("--folder", default="class-bundles", help="where accepted bundles are kept (default ./class-bundles)")
+
+    rehearse = verbs.add_parser("rehearse", help="the 30-minute live path headless on the bundled models, each step "
+                                                 "timed against its slot (exit 1 when one fails or overruns)")
+    rehearse.add_argument("--out", help="folder for the run and the table (default: reports/rehearsal)")
+    rehearse.add_argument("--port", type=PORT, default=0, help="port of the server it starts (default 0: any free "
+                                                               "port; 5273 to rehearse the session's own)")
+    rehearse.add_argument("--models", help="comma list the server loads (default: the first two offline defaults)")
+    rehearse.add_argument("--quick", action="store_true", help="check the path only: a smoke benchmark of the first "
+                                                               "model, report without judge (times are not the session's)")
     score = verbs.add_parser("score", help="grade answers from anywhere (CSV: model, prompt_id, text) with every "
                                            "quality scorer; writes <name>.scores.csv beside it")
     score.add_argument("answers", help="CSV with the columns model, prompt_id, text (optional: finish, round)")
@@ -195,24 +248,44 @@ def main(argv: list[str] | None = None) -> int:
         from .evaluate.score_verb import main as score_main
 
         return score_main(args.prompts, args.answers)
+    if args.verb == "rehearse":
+        from .workshop.rehearse import main as rehearse_main
 
-    if args.verb == "serve":
+        return rehearse_main(args.out, args.port, _models(args.models), args.quick)
+    if args.verb in ("share", "class", "collect"):
+        from .classroom import cli as classroom_cli
+
+        return classroom_cli.main(args)
+    action = getattr(args, "action", None)
+    as_json = getattr(args, "output", "table") == "json"
+    if args.verb == "serve" or (args.verb in ("server", "service") and action == "start"):
         from .core.config import load_models
         from .serve import runtime
 
         runtime.serve(_models(args.models) or load_models().defaults["offline"], args.port)
         return 0
+    if args.verb in ("server", "service") or (args.verb, action) in (("model", "load"), ("model", "unload")):
+        from .workshop import server_verbs
+
+        if action == "load":
+            return server_verbs.load(args.model, args.device)
+        return server_verbs.unload(args.model) if action == "unload" else server_verbs.print_status(as_json)
+    if (args.verb, action) == ("model", "info"):
+        from .workshop.model_info import model_facts, render
+
+        facts = model_facts(args.model)
+        print(json.dumps(facts.to_json(), indent=2) if as_json else render(facts))
+        return 0
     from .workshop import terminal
 
-    action = getattr(args, "action", None)
     if args.verb == "catalog" or (args.verb, action) == ("model", "list"):
-        return terminal.model_list()
+        return terminal.model_list(as_json)
     if args.verb == "download" or action == "download":
         return terminal.model_download(args.model, args.device)
-    if action == "run":
+    if args.verb == "run" or action == "run":
         return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens, args.threads)
     removing = args.remove or (args.model if action == "remove" else None)
-    return terminal.cache_remove(removing) if removing else terminal.cache_list()
+    return terminal.cache_remove(removing) if removing else terminal.cache_list(as_json)
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -1,1 +1,1 @@
-"""Workshop verbs: pre-flight checklist, terminal model verbs, the timed chat."""
+"""The live workshop: pre-flight checklist, terminal model verbs in both Foundry Local CLI spellings, the instructor's rehearsal."""

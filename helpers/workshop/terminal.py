@@ -1,4 +1,5 @@
-"""The seed's terminal verbs for the kit: `model list | download | run`, `cache list | remove`.
+"""The seed's terminal verbs for the kit: `model list | download | run`, `cache list | remove` (and, as today's
+Foundry Local CLI spells them, `run`, `cache ls`, `-o json`; `helpers.workshop` holds `model info|load|unload`).
 
 The workshop runs `foundry model list`, `foundry model download X`, `foundry cache list` and
 `foundry model run X --prompt "…"`; `foundry-lab` answers the same verbs. They work on the kit's in-process
@@ -11,10 +12,12 @@ or Ctrl-D ends it). Every function returns an exit code; clear errors are raised
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..bench.summary import json_records
 from ..core import paths
 from ..present import tables
 from ..present.widgets import timing_line
@@ -30,20 +33,31 @@ RUN_MAX_TOKENS = 256
 _EXIT_WORDS = ("exit", "quit", "/bye")
 
 
-def _print_table(table: pd.DataFrame) -> None:
+def _print_table(table: pd.DataFrame, as_json: bool = False) -> None:
+    """A table as aligned text, or with `as_json` as a JSON list of rows (`-o json`, like `foundry … -o json`)."""
     import pandas as pd
 
+    if as_json:
+        print(json.dumps(json_records(table), indent=2))
+        return
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 60):
         print(table.to_string(index=False) if len(table) else "(none)")
 
 
-def model_list() -> int:
-    """Every model the kit can see (or the service lists), one row per variant."""
+def model_list(as_json: bool = False) -> int:
+    """Every model the kit can see (or the service lists), one row per variant; `as_json`: rows as JSON."""
     service = endpoints.app_service_endpoint()
-    if service:
+    if service and not as_json:
         print(f"Catalog of the Foundry Local service at {service}:")
-    _print_table(tables.list_catalog())
+    _print_table(tables.list_catalog(None if service else _started()), as_json)
     return 0
+
+
+def _started() -> runtime.LabRuntime:
+    """The in-process runtime, its status lines on stderr: stdout carries only the table (or the JSON)."""
+    rt = runtime.start(quiet=True)
+    print("\n".join(rt.messages), file=sys.stderr)
+    return rt
 
 
 def model_download(name: str, device: str = "auto") -> int:
@@ -57,17 +71,19 @@ def model_download(name: str, device: str = "auto") -> int:
     return 0
 
 
-def cache_list() -> int:
-    """What is cached, with sizes on disk (MB = 10^6 bytes) and the cache folder."""
+def cache_list(as_json: bool = False) -> int:
+    """What is cached, with sizes on disk (MB = 10^6 bytes) and the cache folder; `as_json`: rows as JSON."""
     service = endpoints.app_service_endpoint()
     if service:
         table = app_service.catalog_table(service)
-        _print_table(table[table.cached][["alias", "id", "device", "size_mb"]])
-        status = app_service.status(service) or {}
-        print(f"cache folder (at the service): {app_service.json_field(status, 'modelDirPath')}")
-        return 0
-    _print_table(tables.cache_table())
-    print(f"cache folder: {paths.model_cache_dir()}")
+        _print_table(table[table.cached][["alias", "id", "device", "size_mb"]], as_json)
+        folder = app_service.json_field(app_service.status(service) or {}, "modelDirPath")
+        where = "cache folder (at the service)"
+    else:
+        _print_table(tables.cache_table(_started()), as_json)
+        folder, where = paths.model_cache_dir(), "cache folder"
+    if not as_json:
+        print(f"{where}: {folder}")
     return 0
 
 
@@ -117,7 +133,7 @@ def _prepare(name: str, device: str, threads: int | None = None) -> tuple[Runner
     server's)."""
     external, service = endpoints.external_endpoint(), endpoints.app_service_endpoint()
     if not external:
-        print("\n".join(runtime.start(quiet=True).messages), file=sys.stderr)
+        _started()
     runner = runners.open_runner(name, device=device, threads=threads)
     if isinstance(runner, runners.OpenAIServerRunner):  # a plain server serves what it lists: nothing to load
         runner.resolve_id()

@@ -1,0 +1,1 @@
+"""One comparison across a class: share bundles, the collector attendees send them to, the merged class report."""

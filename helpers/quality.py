@@ -28,6 +28,7 @@ import pandas as pd
 
 from .config import READ_ENCODING, Facet, Prompt, PromptSet
 from .errors import ClearError
+from .present.progress import steps
 from .reasoning import visible_answer
 from .runtime import load
 from .timing import time_inprocess_chat
@@ -333,12 +334,19 @@ def judge_answers(
     """
     measured = measured_answers(answers)
     prompts = _prompts_by_id(measured, prompt_set)
-    load(judge_model)
     verdicts, errors = [], []
-    for prompt_id, text in zip(measured["prompt_id"], measured["text"]):
-        trial = time_inprocess_chat(judge_model, judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0)
-        verdicts.append(trial.text)
-        errors.append(trial.error)
+    with steps(len(measured) + 1, "judge") as bar:
+        bar.doing(judge_model.alias, "loading the judge")
+        load(judge_model)
+        bar.done()
+        for number, (model, prompt_id, text) in enumerate(zip(measured["model"], measured["prompt_id"],
+                                                               measured["text"]), 1):
+            bar.doing(judge_model.alias, f"grading answer {number}/{len(measured)}: {model} · {prompt_id}")
+            trial = time_inprocess_chat(judge_model, judge_messages(prompts[prompt_id], text), max_tokens=max_tokens,
+                                        temperature=0.0)
+            verdicts.append(trial.text)
+            errors.append(trial.error)
+            bar.done()
     judged = measured[_key_columns(measured)].copy()
     judged["judge_score"] = pd.array(
         [None if error else parse_verdict(verdict) for verdict, error in zip(verdicts, errors)], dtype="Int64"

@@ -138,6 +138,7 @@ class _Session:
         started = time.perf_counter()
         try:
             try:
+                self.bar.set_postfix_str("loading")
                 load_s = runner.load()
                 loaded = True
             except runtime.ModelNotFoundError as exc:
@@ -190,6 +191,7 @@ class _Session:
 
     def _trial(self, name: str, runner: ModelRunner, prompt: Prompt, round_: int, warmup: bool) -> None:
         prefix = self._prefix("w" if warmup else "r", round_, prompt)
+        self.bar.set_postfix_str(f"{'warm-up' if warmup else f'round {round_ + 1}'}: {prompt.id}")
         timing = self._chat(runner, prompt, prefix)
         record = {"type": "trial", "session": self.number, "time": _now(), "model": name,
                   "model_id": runner.model_id, "target": self.target.name, "prompt_id": prompt.id,
@@ -246,6 +248,7 @@ class _Session:
         self.sweeps_done.add((name, concurrency))
 
     def _unload(self, runner: ModelRunner) -> str | None:
+        self.bar.set_postfix_str("unloading")
         try:
             runner.unload()
             return None

@@ -21,6 +21,7 @@ import pytest
 from helpers import paths
 from helpers.config import resolve_prompt_set
 from tests.browser.jupyterlab import NotebookPage, chromium, failures, kernel_env, lab_server, output_text
+from tests.notebook_run import with_parameters
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +38,7 @@ PARAMETERS = {
 
 def _with_parameters(source: Path, target: Path, values: dict) -> None:
     """Copy a notebook, adding a cell that sets `values` right after its `parameters` cell (papermill's way)."""
-    notebook = json.loads(source.read_text())
-    index = next(i for i, cell in enumerate(notebook["cells"]) if "parameters" in cell.get("metadata", {}).get("tags", []))
-    lines = [f"{name} = {value!r}\n" for name, value in values.items()]
-    notebook["cells"].insert(index + 1, {"cell_type": "code", "execution_count": None, "id": "injected-parameters",
-                                         "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": lines})
-    target.write_text(json.dumps(notebook, indent=1))
+    target.write_text(json.dumps(with_parameters(json.loads(source.read_text()), values), indent=1))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""What attendees see: tables, charts, widgets, progress and the claims printed from a run."""

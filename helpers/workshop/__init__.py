@@ -1,0 +1,1 @@
+"""The workshop around the measurements: checklist, playground, probing, the picks that carry forward."""

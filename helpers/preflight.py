@@ -144,7 +144,16 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                lambda: _answer(time_openai_chat(client, runtime.http_model_id(model.id, client), messages,
                                                 max_tokens=PROBE_MAX_TOKENS)))
     say("unloading")
-    runtime.unload(model)
+    _guard(checks, "unload", name, "Close what still uses the model (a notebook kernel, `foundry-lab serve`).",
+           lambda: _unloaded(runtime.unload(model)))
+
+
+def _unloaded(waited_s: float) -> str:
+    """The unload in plain words (the runtime's own refusals while the web service held the model are not shown)."""
+    if not waited_s:
+        return "memory freed"
+    return (f"memory freed after {waited_s:.2f} s: the web service was still closing the HTTP answer's session, "
+            "so the kit waited for it (the runtime's 'cannot unload' refusals meanwhile are expected, not errors)")
 
 
 def _check_endpoint_model(checks: list[Check], endpoint: str, name: str, messages: list[dict[str, str]],

@@ -1,1 +1,1 @@
-"""What attendees see: tables, charts, widgets, progress and the claims printed from a run."""
+"""Presentation: charts, notebook widgets, report rendering, catalog tables."""

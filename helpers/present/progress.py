@@ -36,7 +36,7 @@ class Steps:
         self._bar.write(line)
 
     def close(self, summary: str = "") -> None:
-        self._bar.set_postfix_str(summary or "done", refresh=True)
+        self._bar.set_postfix_str(summary or "done", refresh=False)
         self._bar.close()
 
     def __enter__(self) -> Steps:

@@ -1,1 +1,1 @@
-"""The workshop around the measurements: checklist, playground, probing, the picks that carry forward."""
+"""Workshop verbs: pre-flight checklist, terminal model verbs, the timed chat."""

@@ -226,7 +226,7 @@ def seconds_per_model(checks: list[Check]) -> pd.DataFrame:
     rows: dict[str, dict[str, float | str]] = {}
     for check in checks:
         if check.seconds is not None and check.check not in _SETUP_CHECKS:
-            column = check.check.replace(" ", "_").replace("-", "_").replace("/", "") + "_s"
+            column = check.check.lower().replace(" ", "_").replace("-", "_").replace("/", "") + "_s"
             rows.setdefault(check.target, {"model": check.target})[column] = check.seconds
     return pd.DataFrame(list(rows.values()))
 

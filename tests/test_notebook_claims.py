@@ -55,7 +55,7 @@ def test_executed_notebook_says_what_its_tables_show(name, tmp_path, monkeypatch
     monkeypatch.setenv("FOUNDRY_LAB_PICKS", str(tmp_path / "picks.json"))
     monkeypatch.setenv("FOUNDRY_LAB_HEADLESS", "1")
     values = RUNS[name] | ({"OUT_DIR": str(tmp_path / "run")} if name.startswith("04") else {})
-    notebook = nbformat.from_dict(with_parameters(_notebook(name), values))
+    notebook = nbformat.reads(json.dumps(with_parameters(_notebook(name), values)), as_version=4)
     NotebookClient(notebook, timeout=RUN_S, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     executed = json.loads(nbformat.writes(notebook))

@@ -58,7 +58,7 @@ def _text(value: object) -> str:
         return MISSING
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    return str(value).replace("\\n", "\n")
+    return str(value).replace("\\n", "\n") if str(value).strip() else MISSING
 
 
 def cut_note(finish_reason: str | None, max_tokens: int | None) -> str:
@@ -164,7 +164,7 @@ def side_by_side(frame: pd.DataFrame, models: list[str], max_tokens: int | None,
     """One row per prompt, one column per model: each answer whole, marked when cut (read across the ladder)."""
     marked = frame.assign(answer=answers(frame, max_tokens, text=text, finish=finish))
     wide = marked.drop_duplicates([prompt, "model"]).pivot(index=prompt, columns="model", values="answer")
-    wide = wide[[m for m in models if m in wide.columns]]
+    wide = wide.loc[list(dict.fromkeys(marked[prompt])), [m for m in models if m in wide.columns]]  # the set's order
     wide.columns.name = None
     return show(wide, text=models)
 

@@ -135,6 +135,18 @@ def test_playground_keeps_the_conversation(headless: None, smol) -> None:
     assert second.ok and len(playground.turns) == 4 and second.prompt_tokens > playground.answers[0].prompt_tokens
 
 
+def test_playground_keeps_a_history_of_timings_per_model(headless: None, smol) -> None:
+    playground = widgets.chat_playground([smol], "Say hello.", max_tokens=8)
+    playground.use(smol.alias)  # choosing a model (here the same one) keeps the conversation
+    playground.ask("And again?", lambda text: None)
+    history = playground.history()
+    assert list(history["model"]) == [smol.alias] * 2 and history["ttft_ms"].notna().all()
+    assert history["prompt_tokens"].iloc[0] > history["prompt_tokens"].iloc[1]  # newest first: the longer prompt
+    for _ in range(widgets.HISTORY_SIZE):
+        playground.ask("More?", lambda text: None)
+    assert len(playground.history()) == widgets.HISTORY_SIZE
+
+
 def test_picker_and_toggle_headless_print_the_choice(headless: None, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
     catalog = pd.DataFrame([{"alias": SMOL, "size_class": "tiny", "device": "cpu", "size_mb": 90.0,

@@ -1,4 +1,4 @@
-"""What the kit's front door (helpers/gateway.py: aliases, identification) costs a streamed request.
+"""What the kit's front door (helpers/serve/gateway.py: aliases, identification) costs a streamed request.
 
 The same streamed chat request to SmolLM2 int4, alternately through the front (the URL the kit serves) and
 straight to Foundry Local's web service behind it (ABBA order, so a drift of the machine hits both alike); prints
@@ -13,8 +13,8 @@ import argparse
 
 import pandas as pd
 
-from helpers import runtime
-from helpers.timing import time_openai_chat
+from helpers.measure.timing import time_openai_chat
+from helpers.serve import endpoints, runtime
 
 MODEL = "smollm2-135m-instruct-int4"
 MESSAGES = [{"role": "user", "content": "List three benefits of local inference."}]
@@ -29,8 +29,8 @@ def main() -> None:
     rt = runtime.start(quiet=True)
     model, _ = runtime.get_model(MODEL, runtime=rt)
     runtime.load(model)
-    paths = {"front": runtime.openai_client(runtime.web_service_url(rt)),
-             "direct": runtime.openai_client(rt.manager.urls[0])}
+    paths = {"front": endpoints.openai_client(runtime.web_service_url(rt)),
+             "direct": endpoints.openai_client(rt.manager.urls[0])}
     names = {"front": MODEL, "direct": model.id}  # the front takes the alias; the web service only the id
     for name, client in paths.items():  # warm-up: first requests load code and caches on both paths
         time_openai_chat(client, names[name], MESSAGES, max_tokens=args.max_tokens)

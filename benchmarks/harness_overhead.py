@@ -3,10 +3,10 @@
 Times the same request four ways on the same loaded model, in the same process, interleaved (the order rotates
 every iteration so drift hits every variant alike), N iterations:
 
-- harness in-process: the benchmark's own path (`LocalModel.chat` -> timing.time_inprocess_chat) with the peak-RSS
+- harness in-process: the benchmark's own path (`runners.InprocessRunner.chat` -> timing.time_inprocess_chat) with the peak-RSS
   sampler thread running, as during a benchmark;
 - bare SDK: a fresh ChatSession and a plain streaming loop over foundry_local_sdk, nothing recorded;
-- harness HTTP: the benchmark's path over the built-in web service (`LocalModelOverHttp.chat`), sampler running;
+- harness HTTP: the benchmark's path over the built-in web service (`runners.KitServiceRunner.chat`), sampler running;
 - bare openai: a plain `client.chat.completions.create(stream=True)` loop against the same service.
 
 Prints the e2e median of each variant and the overhead of each harness path over its bare twin: the median of
@@ -30,13 +30,14 @@ from collections.abc import Callable
 import numpy as np
 from foundry_local_sdk import ChatSession, MessageItem, Request, RequestOptions, SearchOptions, TextItem
 
-from helpers import runtime
 from helpers.bench.memory import PeakRssSampler
 from helpers.bench.settings import Generation
-from helpers.bench.targets import EndpointModel, LocalModel, LocalModelOverHttp
-from helpers.config import resolve_prompt_set
-from helpers.stats import median_ci95
-from helpers.timing import _is_answer_text, _TrialRecorder
+from helpers.bench.targets import timed_chat
+from helpers.core.config import resolve_prompt_set
+from helpers.measure.stats import median_ci95
+from helpers.measure.timing import _record_text, _TrialRecorder
+from helpers.serve import endpoints, runtime
+from helpers.serve.runners import InprocessRunner, KitServiceRunner, OpenAIServerRunner, Runner
 from tests.fixture_server import Script, serve
 
 SEED = 42
@@ -73,17 +74,17 @@ def main() -> None:
 
     rt = runtime.start(quiet=True)
     model, choice = runtime.get_model(args.model, runtime=rt)
-    client = runtime.openai_client(runtime.web_service_url(rt))
-    local, over_http = LocalModel(model, choice, rt), LocalModelOverHttp(model, choice, rt, client)
+    client = endpoints.openai_client(runtime.web_service_url(rt))
+    local, over_http = InprocessRunner(model, choice, rt), KitServiceRunner(model, choice, rt, client)
     over_http.load()  # loads in-process (serves both paths) and resolves the HTTP model id
     text = resolve_prompt_set("smoke")[1].prompts[0].text
     messages = [{"role": "user", "content": text}]
     generation = Generation(args.max_tokens, 0.0, SEED, True)
 
-    def harness(runner: LocalModel | EndpointModel) -> tuple[float, int]:
+    def harness(runner: Runner) -> tuple[float, int]:
         sampler = PeakRssSampler(os.getpid()).start()
         try:
-            timing = runner.chat(messages, generation)
+            timing = timed_chat(runner, messages, generation)
         finally:
             sampler.stop()
         assert timing.ok, timing.error
@@ -106,8 +107,8 @@ def main() -> None:
 
     script = Script(ttft_s=0.0, gap_s=0.0, tokens=args.max_tokens)
     with serve(script) as url:
-        instant_client = runtime.openai_client(url)
-        instant = EndpointModel(script.model_id, url, instant_client)
+        instant_client = endpoints.openai_client(url)
+        instant = OpenAIServerRunner(script.model_id, url, instant_client)
         instant_e2e = interleave({
             "harness HTTP": lambda: harness(instant),
             "bare openai": lambda: bare_openai(instant_client, script.model_id, text, args.max_tokens),
@@ -125,8 +126,7 @@ def inprocess_work_per_token_us(tokens: int = 200_000) -> float:
     recorder.begin()
 
     def per_item() -> None:
-        if _is_answer_text(item):
-            recorder.chunk(item.text)
+        _record_text(item, recorder)
 
     return min(timeit.repeat(per_item, number=tokens, repeat=3)) / tokens * 1e6
 

@@ -17,10 +17,10 @@ import argparse
 
 import pandas as pd
 
-from helpers import runtime
 from helpers.bench.session import run_benchmark
-from helpers.paths import REPO_ROOT
-from helpers.stats import summarize
+from helpers.core.paths import REPO_ROOT
+from helpers.measure.stats import summarize
+from helpers.serve import runtime
 
 TARGETS = ("inprocess", "http")
 METRICS = ["ttft_ms", "decode_tps", "tpot_ms", "e2e_ms", "output_tokens"]

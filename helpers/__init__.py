@@ -1,25 +1,64 @@
 """Helpers for Foundry Local Model Lab: the tested package behind the notebooks (layout: README "Layout").
 
-Notebooks import a few modules by their earlier flat names; `MOVED` maps each to its home, imported on first use
-(standard library only here: `python -m helpers setup` imports this package before the kit's environment exists).
+The notebook-facing names: notebooks import only `from helpers import …`, and `LAB` maps each name they use to the
+module (or `module:attribute`) that owns it, imported on first use. It is the one place where a notebook name
+differs from the package layout. Standard library only here: `python -m helpers setup` imports this package
+before the kit's environment exists.
 """
-from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Any
 
-__version__ = "0.1.0"
-
-MOVED = {  # notebook-facing name -> the module that owns it now
+LAB = {  # notebook name -> "module" or "module:attribute"
+    "API_KEY_ENV": "helpers.core.api_key:API_KEY_ENV",
+    "ModelNotFoundError": "helpers.serve.errors:ModelNotFoundError",
+    "SelectionGates": "helpers.core.config:SelectionGates",
+    "annotations": "helpers.evaluate.annotations",
+    "answers": "helpers.evaluate.answers",
     "benchmark": "helpers.bench",
-    "report": "helpers.bench",
     "bundled": "helpers.build.bundled",
-    "byom": "helpers.build.byom",
+    "byom": "helpers.workshop.byom",
+    "cells": "helpers.present.cells",
+    "claims": "helpers.present.claims",
+    "compare": "helpers.evaluate.compare",
+    "devices": "helpers.core.devices",
+    "endpoints": "helpers.serve.endpoints",
+    "energy": "helpers.measure.energy",
+    "facets": "helpers.evaluate.facets",
+    "judge": "helpers.evaluate.judge",
+    "load_models": "helpers.core.config:load_models",
+    "paths": "helpers.core.paths",
+    "picks": "helpers.workshop.picks",
+    "plots": "helpers.present.plots",
+    "preflight": "helpers.workshop.preflight",
+    "probe": "helpers.workshop.probe",
+    "registry": "helpers.serve.registry",
+    "render": "helpers.present.render",
+    "report": "helpers.bench",
+    "resolve_prompt_set": "helpers.core.config:resolve_prompt_set",
+    "roofline": "helpers.measure.roofline",
+    "rouge": "helpers.evaluate.rouge",
+    "router": "helpers.evaluate.router",
+    "runners": "helpers.serve.runners",
+    "runtime": "helpers.serve.runtime",
+    "selection_report": "helpers.present.report",
+    "tables": "helpers.present.tables",
+    "time_inprocess_chat": "helpers.measure.timing:time_inprocess_chat",
+    "time_openai_chat": "helpers.measure.timing:time_openai_chat",
+    "widgets": "helpers.present.widgets",
 }
 
 
-def __getattr__(name: str) -> ModuleType:
-    """`from helpers import benchmark` (and the other MOVED names) imports the module that owns it."""
-    if name in MOVED:
-        return importlib.import_module(MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    """`from helpers import runtime, load_models` (any name of `LAB`) imports the module that owns it.
+
+    Raises AttributeError for a name `LAB` does not hold."""
+    if name not in LAB:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attribute = LAB[name].partition(":")
+    owner = importlib.import_module(module)
+    return getattr(owner, attribute) if attribute else owner
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *LAB])

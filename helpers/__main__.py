@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 
 from .build.convert import PRECISIONS  # standard library only, like everything imported before the verb is known
-from .devices import DEVICES
-from .lists import comma_list
+from .core.devices import DEVICES
+from .core.lists import comma_list
 
 
 def _models(value: str | None) -> list[str] | None:
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         action.add_argument("--device", default="auto", choices=DEVICES)
     model_run.add_argument("--prompt", help="one question; without it: an interactive chat")
     model_run.add_argument("--max-tokens", type=POSITIVE_INT, help="max tokens per answer (default: terminal.RUN_MAX_TOKENS)")
+    model_run.add_argument("--threads", type=POSITIVE_INT, help="decode threads for this run (default: the build's "
+                                                               "setting, chosen for this machine at setup)")
 
     cache = verbs.add_parser("cache", help="like `foundry cache`: list (default), remove MODEL")
     cache.add_argument("--remove", metavar="MODEL", help="same as `cache remove MODEL`")
@@ -109,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="cold (default): TTFT of a cold prefill on every engine (per-request prefix, "
                             "cache_prompt: false); warm: prompts repeat unchanged and a server's prefix cache may "
                             "serve them (labelled in the report)")
+    bench.add_argument("--threads", type=POSITIVE_INT,
+                       help="decode threads of the models built here, for this run (default: each build's setting, "
+                            "chosen for this machine at setup; recorded in the results header)")
     bench.add_argument("--sweep", help="concurrency levels of a load sweep, e.g. 1,2,4 (http target)")
     bench.add_argument("--sweep-max-s", type=float, help="time limit of one sweep level in seconds (default 60)")
     bench.add_argument("--out", help="run folder (default: reports/latest in the repository, paths.DEFAULT_RUN_DIR)")
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         build_bundled(_models(args.models), force=args.force)
         return 0
     if args.verb == "preflight":
-        from .preflight import main as preflight_main
+        from .workshop.preflight import main as preflight_main
 
         return preflight_main(_models(args.models), args.json, not args.no_http, args.device)
     if args.verb == "bench":
@@ -164,26 +169,26 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(args)
     if args.verb == "byom":
-        from .build.byom import main as byom_main
+        from .workshop.byom import main as byom_main
 
         return byom_main(args)
     if args.verb == "route":
-        from .router import main as route_main
+        from .evaluate.router import main as route_main
 
         return route_main(args)
     if args.verb == "report":
-        from .selection_report import main as report_main
+        from .present.report import main as report_main
 
         prices = {k: v for k, v in {"price_per_kwh": args.price_per_kwh, "currency": args.currency}.items() if v is not None}
         return report_main(args.run_dir, args.weights, args.watts, args.baseline, judge=args.judge, **prices)
 
     if args.verb == "serve":
-        from . import runtime
-        from .config import load_models
+        from .core.config import load_models
+        from .serve import runtime
 
         runtime.serve(_models(args.models) or load_models().defaults["offline"], args.port)
         return 0
-    from . import terminal
+    from .workshop import terminal
 
     action = getattr(args, "action", None)
     if args.verb == "catalog" or (args.verb, action) == ("model", "list"):
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "download" or action == "download":
         return terminal.model_download(args.model, args.device)
     if action == "run":
-        return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens)
+        return terminal.model_run(args.model, args.prompt, args.device, args.max_tokens, args.threads)
     removing = args.remove or (args.model if action == "remove" else None)
     return terminal.cache_remove(removing) if removing else terminal.cache_list()
 
@@ -201,8 +206,8 @@ def cli(argv: list[str] | None = None) -> int:
     line too (`warning: …`, not the source line that raised them)."""
     import warnings
 
-    from .api_key import redact
-    from .errors import ClearError
+    from .core.api_key import redact
+    from .core.errors import ClearError
 
     warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:

@@ -104,7 +104,7 @@ class ServiceState:
     def bundled_model(self, variant: Variant) -> Any:
         """The kit's in-process model behind a bundled variant (the runtime starts on first use)."""
         if variant.bundled not in self._models:
-            from helpers import runtime
+            from helpers.serve import runtime
 
             self._models[variant.bundled] = runtime.get_model(variant.bundled, "cpu", runtime.start(quiet=True))[0]
         return self._models[variant.bundled]
@@ -218,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
                              f"device (available: {', '.join(state.eps)})")
             return
         if variant.bundled:
-            from helpers import runtime
+            from helpers.serve import runtime
 
             runtime.load(state.bundled_model(variant))
         else:
@@ -234,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         state.loaded.pop(variant.name)
         if variant.bundled and not any(state.find(n).bundled == variant.bundled for n in state.loaded):
-            from helpers import runtime
+            from helpers.serve import runtime
 
             runtime.unload(state.bundled_model(variant))
         self._empty()
@@ -322,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The answer's parts, finish reason and usage: from the bundled model, or scripted."""
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages) + 4
         if variant.bundled:
-            from helpers.timing import time_inprocess_chat
+            from helpers.measure.timing import time_inprocess_chat
 
             timing = time_inprocess_chat(self.server.state.bundled_model(variant), messages, max_tokens=max_tokens,
                                          on_token=on_token)

@@ -13,7 +13,7 @@ SMOL = "smollm2-135m-instruct-int4"
 @pytest.fixture(scope="session")
 def lab():
     """The started in-process runtime; fails (does not skip) when setup has not built the bundled models."""
-    from helpers import runtime
+    from helpers.serve import runtime
 
     rt = runtime.start(quiet=True)
     assert SMOL in rt.bundled, "bundled models are not built: run `python -m helpers setup` first"
@@ -23,7 +23,7 @@ def lab():
 @pytest.fixture
 def smol(lab):
     """SmolLM2 int4, loaded (a no-op when an earlier test left it loaded)."""
-    from helpers import runtime
+    from helpers.serve import runtime
 
     model, _ = runtime.get_model(SMOL, runtime=lab)
     runtime.load(model)
@@ -37,7 +37,7 @@ def served_smol(lab):
     import sys
     import time
 
-    from helpers import paths
+    from helpers.core import paths
 
     server = subprocess.Popen([sys.executable, "-m", "helpers", "serve", "--models", SMOL, "--port", "0"],
                               cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -69,7 +69,7 @@ def app_service_url():
     import sys
     import time
 
-    from helpers import paths
+    from helpers.core import paths
 
     server = subprocess.Popen([sys.executable, str(paths.REPO_ROOT / "tests" / "app_service_emulator.py"), "--port", "0"],
                               cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

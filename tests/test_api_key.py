@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from helpers.api_key import API_KEY_ENV, redact
 from helpers.bench.results import RESULTS_FILE, ResultsLog
-from helpers.errors import error_text
+from helpers.core.api_key import API_KEY_ENV, redact
+from helpers.core.errors import error_text
 
 
 def test_the_key_is_redacted_from_error_texts_and_the_results_log(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

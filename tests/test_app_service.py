@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from helpers import app_service
+from helpers.serve import app_service
 
 SMOL = "smollm2-135m-instruct-int4"
 
@@ -79,9 +79,10 @@ def test_download_progress_lines(line, percent):
 
 
 def test_preflight_looks_the_model_up_at_the_service_and_maps_the_device(app_service_url, monkeypatch):
-    from helpers import preflight, runtime
+    from helpers.serve import endpoints
+    from helpers.workshop import preflight
 
-    monkeypatch.setenv(runtime.ENDPOINT_ENV, app_service_url + "/v1")
+    monkeypatch.setenv(endpoints.ENDPOINT_ENV, app_service_url + "/v1")
     app_service.download(app_service_url, "phi-4-mini", progress=False)
     checks = preflight.run(["phi-4-mini"], device="gpu")
     failed = [c for c in checks if not c.ok]
@@ -94,9 +95,10 @@ def test_preflight_looks_the_model_up_at_the_service_and_maps_the_device(app_ser
 
 
 def test_preflight_says_to_download_a_model_the_service_has_not_cached(app_service_url, monkeypatch):
-    from helpers import preflight, runtime
+    from helpers.serve import endpoints
+    from helpers.workshop import preflight
 
-    monkeypatch.setenv(runtime.ENDPOINT_ENV, app_service_url)
+    monkeypatch.setenv(endpoints.ENDPOINT_ENV, app_service_url)
     missing = next(m for m in app_service.models(app_service_url) if not m.cached)
     checks = preflight.run([missing.id], http=False)
     downloaded = next(c for c in checks if c.check == "downloaded")

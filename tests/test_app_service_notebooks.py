@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import paths
+from helpers.core import paths
 
 SMOL = "smollm2-135m-instruct-int4"
 PARAMETERS = {

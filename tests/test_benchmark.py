@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import paths, runtime
 from helpers.__main__ import main as cli
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_CSV, SUMMARY_JSON, read_records
 from helpers.bench.session import ResumeError, run_benchmark
 from helpers.bench.summary import load_run
+from helpers.core import paths
+from helpers.serve import endpoints, runtime
 
 from .conftest import SMOL as SMOLLM2
 from .fixture_server import Script, serve
@@ -44,7 +45,7 @@ class SimulatedCrash(RuntimeError):
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from each test, not from the shell that runs pytest."""
-    for name in ("BENCH_MODELS", "BENCH_ROUNDS", "BENCH_STREAM", "BENCH_MAX_TOKENS", runtime.ENDPOINT_ENV):
+    for name in ("BENCH_MODELS", "BENCH_ROUNDS", "BENCH_STREAM", "BENCH_MAX_TOKENS", endpoints.ENDPOINT_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -196,7 +197,7 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(tmp_path: Path) -> No
     script = Script(ttft_s=0.02, gap_s=0.002, tokens=4)
     rounds, prompts = 25, 2
     with serve(script) as base_url:
-        env = {k: v for k, v in os.environ.items() if k != runtime.ENDPOINT_ENV}
+        env = {k: v for k, v in os.environ.items() if k != endpoints.ENDPOINT_ENV}
         bench = subprocess.Popen(
             [sys.executable, "-m", "helpers", "bench", "--endpoint", base_url, "--models", "fixture-model",
              "--prompts", "smoke", "--rounds", str(rounds), "--out", str(tmp_path)],

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from helpers import paths
 from helpers.build import bundled, convert
+from helpers.core import paths
 
 PIECES = [bytes([i]) * (1000 + i) for i in range(1, 12)]  # 11 parts, each of its own size and content
 

@@ -15,9 +15,12 @@ import time
 import pandas as pd
 import pytest
 
-from helpers import benchmark, config, paths, runtime
-from helpers.build import bundled, byom, convert
-from helpers.timing import time_openai_chat
+from helpers import benchmark
+from helpers.build import bundled, convert
+from helpers.core import config, paths
+from helpers.measure.timing import time_openai_chat
+from helpers.serve import endpoints, registry, runtime
+from helpers.workshop import byom
 
 from .conftest import SMOL
 
@@ -41,18 +44,18 @@ def test_gguf_to_fp32_registers_loads_and_answers(lab, smol_gguf):
         assert again.status == "up to date" and again.seconds < 15
 
         item = runtime.register(built.path, lab)
-        assert item.context_length == 1024 and TEST_NAME in runtime.find_bundled()
+        assert item.context_length == 1024 and TEST_NAME in registry.find_bundled()
         answer = byom.probe(TEST_NAME, "Name a colour.", max_tokens=12, rt=lab)
         assert answer.error is None and answer.text.strip() and answer.output_tokens > 0
 
-        client = runtime.openai_client(runtime.web_service_url(lab))
+        client = endpoints.openai_client(runtime.web_service_url(lab))
         over_http = time_openai_chat(client, f"{TEST_NAME}:1", QUESTION, max_tokens=12)
         assert over_http.error is None and over_http.text == answer.text
     finally:
         if TEST_NAME in lab.bundled:
             runtime.unregister(TEST_NAME, lab)
         shutil.rmtree(paths.user_models_dir() / TEST_NAME, ignore_errors=True)
-    assert TEST_NAME not in runtime.find_bundled()
+    assert TEST_NAME not in registry.find_bundled()
 
 
 def test_repo_id_offline_fails_fast_with_advice(monkeypatch, tmp_path):

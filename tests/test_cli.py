@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import paths
+from helpers.core import paths
 
 SMOL = "smollm2-135m-instruct-int4"
 FOUNDRY_LAB = Path(sys.executable).with_name("foundry-lab")
@@ -129,6 +129,14 @@ def test_every_verb_works_against_the_app_service(app_service_url, tmp_path):
     checked = _run("preflight", "--models", "phi-4-mini", **service)
     assert checked.returncode == 0, checked.stdout
     assert "at the service" in checked.stdout and "answers in-process" not in checked.stdout
+
+
+def test_preflight_json_prints_only_json_on_stdout():
+    """`foundry-lab preflight --json | jq` failed: "Web service: … is this process's own …" came first on stdout."""
+    run = _run("preflight", "--models", SMOL, "--json")
+    checks = json.loads(run.stdout)  # the whole of stdout is the JSON list
+    assert "endpoint" in {c["check"] for c in checks}
+    assert "Web service:" in run.stderr  # the informational line is still shown, on stderr
 
 
 def test_downloading_a_bundled_model_says_there_is_nothing_to_download():

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import compare, energy
-from helpers.config import SelectionGates, load_models, size_class
-from helpers.stats import summarize
+from helpers.core.config import SelectionGates, load_models, size_class
+from helpers.evaluate import compare
+from helpers.measure import energy
+from helpers.measure.stats import summarize
 
 # Three models with known values: "fast" is fastest and smallest, "good" has the best quality, "slow" is
 # dominated by "good" (worse quality and slower) but has the permissive license only it and "fast" share.
@@ -232,7 +233,7 @@ def test_nothing_passes_nothing_is_recommended_and_why() -> None:
 
 def test_nothing_passes_the_ranking_keeps_its_columns_for_the_reports() -> None:
     """`report` on a run where every model fails a gate rendered a KeyError: the table keeps every column, empty."""
-    from helpers.selection_render import RANKING_COLUMNS, VALUE_COLUMNS
+    from helpers.present.render import RANKING_COLUMNS, VALUE_COLUMNS
 
     table = LADDER.assign(size_class="tiny")
     ranked = compare.gated_ranking(table, SelectionGates(quality_floor=4.9, memory_budget_mb=None, licenses=None))

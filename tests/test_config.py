@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from helpers import config
-from helpers.devices import choose_device
+from helpers.core import config
+from helpers.core.devices import choose_device
 
 
 def test_shipped_files_are_valid():

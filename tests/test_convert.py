@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths
 from helpers.build import bundled, convert
+from helpers.core import paths
 
 SMOL_INT4, SMOL_INT8, GEMMA = "smollm2-135m-instruct-int4", "smollm2-135m-instruct-int8", "gemma-3-270m-base-int4"
 QWEN_05, QWEN_15 = "qwen2.5-coder-0.5b-instruct-int4", "qwen2.5-coder-1.5b-instruct-int4"

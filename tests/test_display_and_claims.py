@@ -17,6 +17,7 @@ def _frame() -> pd.DataFrame:
         "load_s": [0.41, 1.234, 5.51],
         "peak_rss_mb": [443.333618, 1101.062304, 2446.0],
         "decode_tps_median": [np.nan, 31.0, 17.25],
+        "decode_roofline_pct": [12.345, None, 61.0],
         "cold_minus_warm_ms": [12.0, -7.8, None],
         "error": [None, None, None],
         "n": pd.array([3, None, 3], dtype="Int64"),
@@ -31,6 +32,7 @@ def test_cells_round_with_units_and_never_show_none_nan_or_na():
     assert list(shown["load_s"]) == ["0.41 s", "1.23 s", "5.51 s"]
     assert list(shown["peak_rss_mb"]) == ["443.3 MB", "1101.1 MB", "2446.0 MB"]  # was 443.333618, 1101.062304
     assert list(shown["decode_tps_median"]) == ["–", "31.0 tok/s", "17.2 tok/s"]
+    assert list(shown["decode_roofline_pct"]) == ["12.3 %", "–", "61.0 %"]
     assert list(shown["finish_reasons"]) == ["stop 2", "length 1", "–"]  # never a raw dict
     assert list(shown["n"]) == ["3", "–", "3"] and list(shown["error"]) == ["–"] * 3
     page = table.to_html().split("</style>", 1)[1] + table.to_text()  # the cells, not the stylesheet

@@ -10,8 +10,9 @@ from threading import Thread
 
 import pytest
 
-from helpers import gateway, paths, runtime
-from helpers.timing import time_openai_chat
+from helpers.core import paths
+from helpers.measure.timing import time_openai_chat
+from helpers.serve import endpoints, gateway, runtime
 
 SMOL = "smollm2-135m-instruct-int4"
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -54,7 +55,7 @@ def test_whois_tells_the_kit_from_a_foreign_program_and_a_free_port(lab, foreign
 
 
 def test_streamed_answers_pass_through_token_by_token(lab, smol):
-    client = runtime.openai_client(runtime.web_service_url(lab))
+    client = endpoints.openai_client(runtime.web_service_url(lab))
     trial = time_openai_chat(client, SMOL, HELLO, max_tokens=24)
     assert trial.error is None and trial.tokens_source == "usage"
     assert len(trial.token_times) >= trial.output_tokens - 1 > 5, "the front must not buffer the stream"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import runtime
 from helpers.build import bundled
-from helpers.timing import time_inprocess_chat
+from helpers.measure.timing import time_inprocess_chat
+from helpers.serve import runtime
 
 QUESTION = [{"role": "user", "content": "What is 2 + 2? Reply with the number only."}]
 

@@ -2,8 +2,8 @@
 library, comma lists parse one way, and benchmark settings fail in the config files' style."""
 from __future__ import annotations
 
+import ast
 import dataclasses
-import importlib
 import json
 import re
 import subprocess
@@ -12,40 +12,45 @@ import sys
 import pytest
 
 import helpers
-from helpers import catalog_tables, runtime
 from helpers.__main__ import main as cli
 from helpers.bench.settings import BenchConfig, resolve_config
-from helpers.config import ConfigError
-from helpers.lists import comma_list
-from helpers.paths import REPO_ROOT
+from helpers.core.config import ConfigError
+from helpers.core.lists import comma_list
+from helpers.core.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 
 def _notebook_code(path) -> str:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return re.sub(r"^(\s*)([%!])", r"\1# \2", code, flags=re.M)  # IPython magics and shell lines: not Python
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_helpers_name_a_notebook_uses_resolves(notebook) -> None:
-    code = _notebook_code(notebook)
-    imported = [name.strip() for line in re.findall(r"^from helpers import (.+)$", code, re.M) for name in line.split(",")]
+    """Notebooks import only from `helpers` (its LAB table), and every `name.attribute` they call exists."""
+    tree = ast.parse(_notebook_code(notebook))
+    imports = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom | ast.Import)]
+    kit_modules = [node.module for node in imports if isinstance(node, ast.ImportFrom)
+                   and (node.module or "").startswith("helpers.")]
+    assert not kit_modules, f"{notebook.name} imports {kit_modules}: notebooks import from `helpers` only"
+    imported = [alias.name for node in imports if isinstance(node, ast.ImportFrom) and node.module == "helpers"
+                for alias in node.names]
     assert imported, f"{notebook.name} imports nothing from helpers"
-    for module_name in imported:
-        module = getattr(helpers, module_name, None) or importlib.import_module(f"helpers.{module_name}")
-        for attr in set(re.findall(rf"(?<![\w.]){module_name}\.([A-Za-z_]\w*)", code)):
-            assert hasattr(module, attr), f"{notebook.name}: {module_name}.{attr} no longer exists"
-    for module_name, names in re.findall(r"^from (helpers\.[\w.]+) import (.+)$", code, re.M):
-        module = importlib.import_module(module_name)
-        assert all(hasattr(module, name.strip()) for name in names.split(",")), (notebook.name, module_name)
+    for name in imported:
+        assert name in helpers.LAB, f"{notebook.name}: helpers.{name} is not a notebook-facing name (helpers.LAB)"
+        owner = getattr(helpers, name)
+        for attr in {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                     and isinstance(node.value, ast.Name) and node.value.id == name}:
+            assert hasattr(owner, attr), f"{notebook.name}: {name}.{attr} no longer exists"
 
 
-def test_runtime_still_offers_the_catalog_tables() -> None:
-    assert runtime.list_catalog is catalog_tables.list_catalog
-    assert runtime.cache_table is catalog_tables.cache_table
+def test_every_notebook_facing_name_resolves() -> None:
+    for name in helpers.LAB:
+        assert getattr(helpers, name) is not None
     with pytest.raises(AttributeError):
-        runtime.no_such_name  # noqa: B018 - the attribute access is the test
+        helpers.no_such_name  # noqa: B018 - the attribute access is the test
 
 
 def test_setup_path_imports_only_the_standard_library() -> None:

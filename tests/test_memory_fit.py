@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import memory_fit, runtime
 from helpers.bench.session import run_benchmark
+from helpers.measure import memory_fit
+from helpers.serve import runtime
 
 from .conftest import SMOL
 

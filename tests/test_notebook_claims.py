@@ -13,7 +13,7 @@ import json
 import nbformat
 import pytest
 
-from helpers import paths
+from helpers.core import paths
 from helpers.present import cells, claims
 from tests.notebook_run import with_parameters
 

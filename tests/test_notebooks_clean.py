@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.paths import REPO_ROOT
+from helpers.core.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = ["00_setup_check", "01_list_models", "02_download_and_cache", "03_run_and_probe", "04_benchmark", "05_compare"]

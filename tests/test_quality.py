@@ -1,4 +1,4 @@
-"""helpers.quality: facet heuristic, annotation round trip, judge verdict parsing, judge on the real SmolLM2."""
+"""helpers.evaluate facets, annotations, judge: facet heuristic, annotation round trip, judge verdict parsing, judge on the real SmolLM2."""
 from __future__ import annotations
 
 import math
@@ -7,20 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.config import Facet, Prompt, PromptSet, resolve_prompt_set
-from helpers.quality import (
-    FACET_METHOD,
-    AnnotationError,
-    export_annotation_stub,
-    facet_coverage,
-    import_annotations,
-    judge_agreement,
-    judge_answers,
-    merge_annotations,
-    parse_verdict,
-    quality_summary,
-    score_answers,
-)
+from helpers.core.config import Facet, Prompt, PromptSet, resolve_prompt_set
+from helpers.evaluate.annotations import AnnotationError, export_annotation_stub, import_annotations
+from helpers.evaluate.facets import FACET_METHOD, facet_coverage, quality_summary, score_answers
+from helpers.evaluate.judge import judge_agreement, judge_answers, parse_verdict
+from helpers.serve import endpoints
+from helpers.serve.runners import InprocessRunner, OpenAIServerRunner
+
+from .fixture_server import Script, serve
 
 DATE_FACETS = [
     Facet(name="launch March 14", accept=["march 14", "3/14"]),
@@ -149,10 +143,6 @@ def test_annotation_stub_round_trip(tmp_path: Path) -> None:
     assert annotations["manual_score"].tolist()[0] == 4 and pd.isna(annotations["manual_score"].iloc[1])
     assert annotations["manual_score"].iloc[2] == 2
 
-    merged = merge_annotations(score_answers(ROUNDS, PROMPTS), annotations)
-    assert merged[merged["model"] == "m1"]["manual_score"].tolist()[:2] == [4, 4]  # both measured rounds of m1/plan
-    assert len(merged) == 4
-
 
 def test_annotation_stub_never_overwrites_silently(tmp_path: Path) -> None:
     path = export_annotation_stub(ROUNDS, tmp_path / "annotations.csv")
@@ -240,7 +230,7 @@ def test_smollm2_as_judge_scores_or_records_missing(smol: object) -> None:
             "text": [reference["slm-definition"], "RAG is a type of cloth."],
         }
     )
-    judged = judge_answers(answers, prompt_set, smol, max_tokens=32)
+    judged = judge_answers(answers, prompt_set, InprocessRunner(smol), max_tokens=32)
     assert str(judged["judge_score"].dtype) == "Int64"
     assert judged["judge_model"].tolist() == ["smollm2-135m-instruct-int4"] * 2
     assert judged["self_judged"].tolist() == [False, True]
@@ -281,3 +271,17 @@ def test_judge_agreement_without_pairs_reports_nothing() -> None:
     assert judge_agreement(judge, manual) == {
         "n": 0, "n_judge_missing": 1, "exact": None, "within_1": None, "mean_abs_diff": None, "spearman": None
     }
+
+
+def test_the_judge_works_over_http() -> None:
+    """The judge takes a runner: here an OpenAI-compatible server (scripted to answer in the verdict format)."""
+    _, prompt_set = resolve_prompt_set("local-inference")
+    answers = pd.DataFrame({"model": ["model-a", "fixture-model"], "prompt_id": ["slm-definition", "rag-definition"],
+                            "text": ["A small language model.", "RAG retrieves documents."]})
+    script = Script(tokens=2, ttft_s=0.0, gap_s=0.0, content_tokens=["SCORE: 4\n", "REASON: covers it"])
+    with serve(script) as url:
+        judged = judge_answers(answers, prompt_set, OpenAIServerRunner("fixture-model", url, endpoints.openai_client(url)))
+    assert judged["judge_score"].tolist() == [4, 4]
+    assert judged["judge_error"].isna().all() and judged["judge_model"].tolist() == ["fixture-model"] * 2
+    assert judged["self_judged"].tolist() == [False, True]
+    assert all(r.body["temperature"] == 0.0 for r in script.received if r.body and "messages" in r.body)

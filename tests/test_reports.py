@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from helpers import judging, plots, quality, runtime, selection_report, widgets
 from helpers.__main__ import main as cli
 from helpers.bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
 from helpers.bench.results import REPORT_MD, RESULTS_FILE, SUMMARY_JSON
 from helpers.bench.session import run_benchmark
 from helpers.bench.summary import load_run
-from helpers.config import ConfigError, SelectionGates
+from helpers.core.config import ConfigError, SelectionGates
+from helpers.evaluate import judge, judging
+from helpers.present import plots, widgets
+from helpers.present import report as selection_report
+from helpers.serve.errors import ModelNotFoundError
 
 from .conftest import SMOL
 
@@ -105,7 +108,7 @@ def test_judge_verdicts_are_kept_and_reused_for_the_same_answers(runs: tuple[Pat
     again, note = judging.judge_run(run, selection_report.run_prompt_set(run), SMOL)
     assert note.endswith(f"(verdicts read from {judging.JUDGE_CSV})")
     assert again["judge_score"].tolist() == verdicts["judge_score"].astype("Int64").tolist()
-    assert quality.judge_parse_rate(again).set_index("model").at["all", "n"] == len(MODELS) * 2
+    assert judge.judge_parse_rate(again).set_index("model").at["all", "n"] == len(MODELS) * 2
     assert judging.judge_run(run, selection_report.run_prompt_set(run), "none") == (
         None, "no judge (--judge none): quality is the automatic metrics only")
 
@@ -186,5 +189,5 @@ def test_markdown_table_escapes_the_column_separator() -> None:
 
 def test_a_named_judge_that_does_not_exist_is_an_error_not_a_silent_no_judge(runs: tuple[Path, Path]) -> None:
     run = load_run(runs[1])
-    with pytest.raises(runtime.ModelNotFoundError, match=r"^--judge no-such-judge: Model 'no-such-judge' not found"):
+    with pytest.raises(ModelNotFoundError, match=r"^--judge no-such-judge: Model 'no-such-judge' not found"):
         judging.judge_run(run, selection_report.run_prompt_set(run), "no-such-judge")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import quality, rouge
-from helpers.config import resolve_prompt_set
+from helpers.core.config import resolve_prompt_set
+from helpers.evaluate import judge, rouge
 
 
 def test_rouge_l_is_the_lcs_f1_of_words():
@@ -46,7 +46,7 @@ def judged_frame(scores: list[int | None], errors: list[str | None]) -> pd.DataF
 
 def test_parse_rate_counts_parsed_verdicts_of_requests_that_answered():
     judged = judged_frame([5, None, 3, None], [None, None, None, "timeout"])
-    rates = quality.judge_parse_rate(judged).set_index("model")
+    rates = judge.judge_parse_rate(judged).set_index("model")
     assert rates.at["a", "parse_rate"] == pytest.approx(0.5)
     assert rates.at["b", "parse_rate"] == pytest.approx(1.0)  # the failed request is not the judge's format
     assert rates.loc["all"].to_dict() == {"n": 4, "n_errors": 1, "n_parsed": 2, "parse_rate": pytest.approx(2 / 3)}
@@ -56,7 +56,7 @@ def test_judge_facet_agreement_rounds_the_facet_score_per_model_and_prompt():
     judged = judged_frame([5, 2, 3, 1], [None] * 4)
     scores = pd.DataFrame({"model": ["a", "a", "a", "b", "b"], "prompt_id": ["p1", "p1", "p2", "p1", "p2"],
                            "facet_score": [5.0, 4.0, 2.0, 3.0, 5.0]})  # a/p1 averages 4.5 -> rounds to 4
-    agreement = quality.judge_facet_agreement(judged, scores)
+    agreement = judge.judge_facet_agreement(judged, scores)
     assert agreement["n"] == 4
     assert agreement["exact"] == pytest.approx(0.5) and agreement["within_1"] == pytest.approx(0.75)
     assert agreement["mean_abs_diff"] == pytest.approx((1 + 0 + 0 + 4) / 4)

@@ -6,8 +6,8 @@ import re
 import pandas as pd
 import pytest
 
-from helpers import router
-from helpers.router import Candidate
+from helpers.evaluate import router
+from helpers.evaluate.router import Candidate
 
 MODELS = [
     Candidate("tiny", frozenset({"chat"}), "apache-2.0", 90, True, "bundled"),

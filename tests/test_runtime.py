@@ -8,9 +8,12 @@ import sys
 
 import pytest
 
-from helpers import paths, runtime
-from helpers.offline_catalog import CatalogModel, catalog_entry
-from helpers.timing import time_inprocess_chat, time_openai_chat
+from helpers.core import paths
+from helpers.measure.timing import time_inprocess_chat, time_openai_chat
+from helpers.present import tables
+from helpers.serve import endpoints, runtime
+from helpers.serve.errors import ModelNotFoundError
+from helpers.serve.offline_catalog import CatalogModel, catalog_entry
 
 from .conftest import SMOL
 
@@ -42,7 +45,7 @@ def test_registration_is_idempotent_across_processes(lab):
 
 
 def test_catalog_lists_bundled_models_with_metadata(lab):
-    table = runtime.list_catalog(lab)
+    table = tables.list_catalog(lab)
     row = table[table.alias == SMOL].iloc[0]
     assert row.source == "bundled" and row.cached
     assert row.license == "apache-2.0"
@@ -64,7 +67,7 @@ def test_inprocess_chat_answers_with_usage(smol):
 
 def test_web_service_lists_aliases_and_streams_usage(lab, smol):
     """The served API lists what a client should send (the alias) and accepts the alias and the variant id."""
-    client = runtime.openai_client(runtime.web_service_url(lab))
+    client = endpoints.openai_client(runtime.web_service_url(lab))
     listed = {m.id: m for m in client.models.list()}
     assert SMOL in listed and listed[SMOL].model_extra["foundry_id"] == f"{SMOL}:1"
     assert runtime.web_service_url(lab).startswith("http://127.0.0.1:")
@@ -80,7 +83,7 @@ def test_web_service_lists_aliases_and_streams_usage(lab, smol):
 
 
 def test_http_and_inprocess_give_the_same_answer_at_temperature_zero(lab, smol):
-    client = runtime.openai_client(runtime.web_service_url(lab))
+    client = endpoints.openai_client(runtime.web_service_url(lab))
     over_http = time_openai_chat(client, f"{SMOL}:1", HELLO, max_tokens=12)
     in_process = time_inprocess_chat(smol, HELLO, max_tokens=12)
     assert over_http.text == in_process.text
@@ -89,10 +92,10 @@ def test_http_and_inprocess_give_the_same_answer_at_temperature_zero(lab, smol):
 def test_external_endpoint_mode(served_smol, monkeypatch):
     """FOUNDRY_LOCAL_ENDPOINT: the same code talks to a web service started by another process."""
     url, _ = served_smol
-    monkeypatch.setenv(runtime.ENDPOINT_ENV, url + "/v1")
+    monkeypatch.setenv(endpoints.ENDPOINT_ENV, url + "/v1")
     assert runtime.web_service_url() == url
-    client = runtime.openai_client()
-    model_id = runtime.http_model_id(SMOL, client)
+    client = endpoints.openai_client(runtime.web_service_url())
+    model_id = endpoints.http_model_id(SMOL, client)
     assert model_id == SMOL  # the kit's server lists aliases
     trial = time_openai_chat(client, model_id, HELLO, max_tokens=12)
     assert trial.error is None and trial.text.strip() and trial.tokens_source == "usage"
@@ -106,7 +109,7 @@ def test_gpu_request_on_cpu_machine_says_what_is_missing(lab):
 
 
 def test_unknown_model_is_named(lab):
-    with pytest.raises(runtime.ModelNotFoundError, match="no-such-model"):
+    with pytest.raises(ModelNotFoundError, match="no-such-model"):
         runtime.get_model("no-such-model", runtime=lab)
 
 
@@ -121,7 +124,7 @@ def test_load_and_unload_with_timing(lab):
 
 
 def test_cache_table_has_sizes(lab):
-    table = runtime.cache_table(lab)
+    table = tables.cache_table(lab)
     assert SMOL in set(table.alias)
     assert (table[table.alias == SMOL].size_mb > 50).all()
 

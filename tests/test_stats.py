@@ -1,4 +1,4 @@
-"""helpers.stats: small samples, missing values, percentile bounds, bootstrap CI, outliers, per-group summaries."""
+"""helpers.measure.stats: small samples, missing values, percentile bounds, bootstrap CI, outliers, per-group summaries."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.stats import describe, iqr_outliers, median_ci95, summarize
+from helpers.measure.stats import describe, iqr_outliers, median_ci95, summarize
 
 finite = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
 maybe_missing = st.one_of(finite, st.none(), st.just(math.nan))

@@ -1,4 +1,4 @@
-"""Measurement accuracy of helpers.timing against a scripted server (and, when built, the bundled SmolLM2)."""
+"""Measurement accuracy of helpers.measure.timing against a scripted server (and, when built, the bundled SmolLM2)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,9 @@ import statistics
 import openai
 import pytest
 
-from helpers import paths, runtime
-from helpers.timing import NO_STREAM_NOTE, TrialTiming, time_inprocess_chat, time_openai_chat
+from helpers.core import paths
+from helpers.measure.timing import NO_STREAM_NOTE, TrialTiming, time_inprocess_chat, time_openai_chat
+from helpers.serve import registry
 
 from .conftest import SMOL
 from .fixture_server import ReceivedRequest, Script, serve
@@ -195,7 +196,7 @@ def test_per_token_metrics_need_two_tokens() -> None:
 @pytest.fixture
 def smollm2(request: pytest.FixtureRequest) -> object:
     """The loaded model from the runtime layer's `smol` fixture (conftest), or a skip while it is not built yet."""
-    if SMOL not in runtime.find_bundled():
+    if SMOL not in registry.find_bundled():
         pytest.skip(f"bundled model {SMOL} not built yet under {paths.bundled_models_dir()} (python -m helpers setup)")
     model = request.getfixturevalue("smol")
     time_inprocess_chat(model, MESSAGES, max_tokens=4)  # warm-up: the first request in a process is slow

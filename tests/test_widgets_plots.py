@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from helpers import plots, widgets
 from helpers.bench.settings import BenchConfig
-from helpers.paths import REPO_ROOT
-from helpers.timing import TrialTiming
+from helpers.core.paths import REPO_ROOT
+from helpers.core.progress import HEADLESS_ENV
+from helpers.measure.timing import TrialTiming
+from helpers.present import plots, widgets
 
 from .conftest import SMOL
 
@@ -96,7 +97,7 @@ def test_memory_and_load_time_show_missing_values_as_na(summary: pd.DataFrame) -
 
 def test_plots_never_touch_pyplot() -> None:
     """Headless safety: the object API renders with Agg, and no GUI backend is ever selected."""
-    code = "import sys, helpers.plots; assert 'matplotlib.pyplot' not in sys.modules"
+    code = "import sys, helpers.present.plots; assert 'matplotlib.pyplot' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
@@ -104,11 +105,11 @@ def test_plots_never_touch_pyplot() -> None:
 # --- widgets ------------------------------------------------------------------------------------------------------
 
 def test_live_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "0")
+    monkeypatch.setenv(HEADLESS_ENV, "0")
     assert widgets.is_live()
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "1")
+    monkeypatch.setenv(HEADLESS_ENV, "1")
     assert not widgets.is_live()
-    monkeypatch.delenv(widgets.HEADLESS_ENV)
+    monkeypatch.delenv(HEADLESS_ENV)
     assert not widgets.is_live()  # pytest sets PYTEST_CURRENT_TEST, and nbval kernels inherit it
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
     assert not widgets.is_live()  # plain python: no Jupyter kernel
@@ -116,7 +117,7 @@ def test_live_rule(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def headless(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "1")
+    monkeypatch.setenv(HEADLESS_ENV, "1")
 
 
 def test_playground_headless_answers_and_prints_timing(headless: None, smol, capsys: pytest.CaptureFixture) -> None:
@@ -178,7 +179,7 @@ def test_progress_headless_prints_every_trial(headless: None, capsys: pytest.Cap
 
 def test_live_widgets_build(monkeypatch: pytest.MonkeyPatch, smol) -> None:
     """With a front end assumed, the same calls build ipywidgets (no kernel needed to construct them)."""
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "0")
+    monkeypatch.setenv(HEADLESS_ENV, "0")
     catalog = pd.DataFrame([{"alias": SMOL, "size_class": "tiny", "device": "cpu", "size_mb": 90.0,
                              "license": "apache-2.0", "source": "bundled"}])
     assert widgets.model_picker(catalog, [SMOL, "elsewhere"]).value == [SMOL]  # only what the table offers

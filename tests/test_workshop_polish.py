@@ -7,9 +7,13 @@ import shutil
 import pandas as pd
 import pytest
 
-from helpers import catalog_tables, compare, paths, runtime
 from helpers.bench.session import run_benchmark
-from helpers.config import load_models
+from helpers.core import paths
+from helpers.core.config import load_models
+from helpers.evaluate import compare
+from helpers.present import tables
+from helpers.serve import runtime
+from helpers.serve.errors import ModelNotFoundError
 
 SMOL = "smollm2-135m-instruct-int4"
 
@@ -34,7 +38,7 @@ def converted_copy(lab):
 
 
 def test_a_converted_model_shows_the_license_byom_was_given(lab, converted_copy):
-    catalog = catalog_tables.list_catalog(lab)
+    catalog = tables.list_catalog(lab)
     row = catalog[catalog["alias"] == converted_copy]
     assert row["license"].tolist() == ["mit"] and row["source"].tolist() == ["converted"]
     summary = pd.DataFrame({column: [None] for column in compare.COMPARISON_COLUMNS}).assign(model=[converted_copy])
@@ -42,7 +46,7 @@ def test_a_converted_model_shows_the_license_byom_was_given(lab, converted_copy)
 
 
 def test_the_error_for_an_unknown_model_names_converted_models_as_converted(lab, converted_copy):
-    with pytest.raises(runtime.ModelNotFoundError) as error:
+    with pytest.raises(ModelNotFoundError) as error:
         runtime.get_model("no-such-model", runtime=lab)
     message = str(error.value)
     assert "converted: " in message and converted_copy in message.split("converted: ")[1] and "bundled: " in message

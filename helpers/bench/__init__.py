@@ -1,7 +1,7 @@
 """The benchmark: settings -> targets -> session (the run loop) -> results log -> summary -> outputs.
 
 - `settings`: `BenchConfig` (pydantic), environment variables, `resolve_config`.
-- `targets`: the `Target` / `ModelRunner` protocols and the in-process, built-in HTTP and endpoint runners.
+- `targets`: the backend a config names (`serve.runners`) and one trial's request.
 - `memory`: the peak-RSS sampler and the system description.
 - `session`: `run_benchmark`, the protocol loop and resume.
 - `results`: the run folder's file names and its append-only results log.

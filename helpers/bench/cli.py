@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import ConfigError
+from ..core.config import ConfigError
 from .markdown import console_table
 from .results import REPORT_MD, RunFolderError
 from .session import run_benchmark
@@ -20,7 +20,7 @@ def main(args: argparse.Namespace) -> int:
             "max_tokens": args.max_tokens, "temperature": args.temperature, "seed": args.seed, "stream": args.stream,
             "target": args.target, "endpoint": args.endpoint, "device": args.device,
             "sweep": parse_levels(args.sweep) if args.sweep else None, "sweep_max_s": args.sweep_max_s,
-            "server_pid": args.server_pid, "prompt_cache": args.prompt_cache,
+            "server_pid": args.server_pid, "prompt_cache": args.prompt_cache, "threads": args.threads,
         }
         run = run_benchmark(out_dir=args.out, resume=args.resume, **settings)
     except (ConfigError, RunFolderError) as exc:

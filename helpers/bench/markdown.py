@@ -12,19 +12,21 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from ..prompt_cache import MODE_LABELS
-from ..stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
+from ..measure.prompt_cache import MODE_LABELS
+from ..measure.roofline import EXPLANATION, bandwidth_summary
+from ..measure.stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
 from .results import RESULTS_FILE, SUMMARY_CSV
 from .summary import MODEL_STATUSES, BenchmarkRun
 
 CONSOLE_COLUMNS = ["model", "status", "n", "errors", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p95", "tpot_ms_p50",
-                   "decode_tps_median", "output_tps_median", "output_tokens_mean", "load_s", "peak_rss_mb", "disk_mb"]
+                   "decode_tps_median", "decode_roofline_pct", "threads", "output_tps_median", "output_tokens_mean",
+                   "load_s", "peak_rss_mb", "disk_mb"]
 _AT_TPOT = CONSOLE_COLUMNS.index("tpot_ms_p50") + 1
 # The reports' summary table (Markdown and HTML): the console's columns with ITL next to TPOT (the AIPerf/vLLM
 # naming is in the definitions), then errors, truncation, reasoning, prompt cache and how tokens were counted.
 SUMMARY_COLUMNS = [c for c in CONSOLE_COLUMNS[:_AT_TPOT] if c != "errors"] + ["itl_ms_p50", "itl_ms_p95"] + [
     *CONSOLE_COLUMNS[_AT_TPOT:], "errors", "truncated", "ttft_any_ms_p50", "reasoning_tokens_mean",
-    "cached_tokens_mean", "tokens_source"]
+    "cached_tokens_mean", "tokens_source", "threads_source", "weights_read_mb", "decode_ceiling_tps"]
 
 
 def format_value(value: object) -> str:
@@ -70,6 +72,8 @@ def _metadata_section(run: BenchmarkRun) -> str:
         "max_tokens / temperature / seed": f"{config['max_tokens']} / {config['temperature']} / {config['seed']}",
         "streaming": "yes" if config["stream"] else "no (TTFT, TPOT and decode rate unavailable)",
         "prompt cache": _cache_label(run),
+        "decode threads": _threads_label(run),
+        "memory bandwidth": bandwidth_summary(header.get("bandwidth")),
         "config fingerprint": header["config_fingerprint"],
         "started": header["created"],
         "sessions": f"{len(run.headers)}" + (f" (resumed at {', '.join(h['created'] for h in run.headers[1:])})"
@@ -79,6 +83,23 @@ def _metadata_section(run: BenchmarkRun) -> str:
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     return (f"# Benchmark report\n\nGenerated {generated} from `{run.out_dir / RESULTS_FILE}` "
             f"(regenerate with `python -m helpers report {run.out_dir}`).\n\n## Run\n\n{table}")
+
+
+def _threads_label(run: BenchmarkRun) -> str:
+    """`model: 2 (build), other: 1 (override)` from the header (a run from before: not recorded)."""
+    settings = run.header.get("threads")
+    if not settings:
+        return "not recorded (a run from before the kit set threads)"
+    return "; ".join(f"{name}: {s['threads'] if s['threads'] is not None else '–'} ({s['threads_source']})"
+                     for name, s in settings.items())
+
+
+def _roofline_section(run: BenchmarkRun) -> str:
+    columns = ["model", "threads", "decode_tps_median", "weights_read_mb", "decode_ceiling_tps", "decode_roofline_pct"]
+    return (f"## Roofline: decode against this machine's memory bandwidth\n\n{EXPLANATION}\n\n"
+            f"Bandwidth: {bandwidth_summary(run.header.get('bandwidth'))}. `weights_read_mb`: MB read per decoded "
+            "token; `decode_ceiling_tps` = bandwidth / weights_read_mb; `decode_roofline_pct` = decode_tps_median / "
+            f"decode_ceiling_tps × 100.\n\n{markdown_table(run.summary[columns])}")
 
 
 def _cache_label(run: BenchmarkRun) -> str:
@@ -190,8 +211,8 @@ request is sent, on the one timed request (never from a second request).
 
 
 MARKDOWN_SECTIONS: list[Callable[[BenchmarkRun], str]] = [
-    _metadata_section, _summary_section, _notes_section, _per_prompt_section, _failures_section, _sweep_section,
-    _definitions_section,
+    _metadata_section, _summary_section, _roofline_section, _notes_section, _per_prompt_section, _failures_section,
+    _sweep_section, _definitions_section,
 ]
 
 

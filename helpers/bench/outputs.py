@@ -2,7 +2,7 @@
 
 `write_run_files` writes all three from a `BenchmarkRun`: at the end of a benchmark run (also an interrupted one)
 and again from `python -m helpers report`, which passes its selection sections and data as `extra_markdown` and
-`extra_json` (`helpers.selection_report.write_reports`). No other function writes these files.
+`extra_json` (`helpers.present.report.write_reports`). No other function writes these files.
 """
 from __future__ import annotations
 

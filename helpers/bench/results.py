@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..api_key import redact
-from ..config import READ_ENCODING
-from ..errors import ClearError
+from ..core.api_key import redact
+from ..core.config import READ_ENCODING
+from ..core.errors import ClearError
 
 RESULTS_FILE = "results.jsonl"  # written by ResultsLog
 SUMMARY_CSV = "summary.csv"  # written by helpers.bench.outputs.write_run_files

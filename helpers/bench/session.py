@@ -4,7 +4,7 @@ Per model: look it up (unknown -> `not_found`), cold-load it (`load_s`; failure 
 requests (recorded with `warmup: true`, excluded from statistics), then `rounds` rounds over the prompt set
 (round-major: every prompt once per round) with temperature 0, a fixed seed and a fixed max_tokens by default.
 By default every request starts with its own short prefix and asks HTTP servers not to reuse a cached prompt, so
-TTFT measures a cold prefill on every engine (`helpers.prompt_cache`; `prompt_cache="warm"` to measure the cache);
+TTFT measures a cold prefill on every engine (`helpers.measure.prompt_cache`; `prompt_cache="warm"` to measure the cache);
 the prefix is recorded with each trial (`prompt_prefix`). One request per trial, never a retry inside a timed
 region: a failed trial is recorded and the next trial is a new one. Then an optional load sweep (HTTP target), and
 the model is unloaded so models never share memory. A sampler thread records the peak RSS of the serving process
@@ -32,19 +32,21 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import __version__, prompt_cache, runtime
-from ..config import ConfigError, Prompt, PromptSet, resolve_prompt_set
-from ..errors import error_text
-from ..memory_fit import ModelTooLargeError
-from ..paths import DEFAULT_RUN_DIR
-from ..timing import TrialTiming
-from ..versions import versions
+from ..core.config import ConfigError, Prompt, PromptSet, resolve_prompt_set
+from ..core.errors import error_text
+from ..core.paths import DEFAULT_RUN_DIR
+from ..core.versions import kit_version, versions
+from ..measure import prompt_cache, roofline
+from ..measure.memory_fit import ModelTooLargeError
+from ..measure.timing import TrialTiming
+from ..serve.errors import ModelNotFoundError
+from ..serve.runners import EXTERNAL_MEMORY_NOTE, Backend, EndpointBackend, OpenAIServerRunner, Runner
 from .memory import RSS_INTERVAL_S, PeakRssSampler, system_info
 from .outputs import write_run_files
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
 from .settings import BenchConfig, resolve_config
 from .summary import BenchmarkRun, load_run, planned_trials
-from .targets import EXTERNAL_MEMORY_NOTE, EndpointModel, EndpointTarget, ModelRunner, Target, make_target
+from .targets import make_target, thread_settings, timed_chat
 
 
 class ResumeError(ConfigError):
@@ -90,7 +92,7 @@ class _Session:
 
     config: BenchConfig
     prompt_set: PromptSet
-    target: Target
+    target: Backend
     log: ResultsLog
     number: int
     done: set[tuple[str, str, int, bool]]
@@ -126,13 +128,13 @@ class _Session:
         self.bar.set_description(name)
         try:
             runner = self.target.open(name)
-        except runtime.ModelNotFoundError as exc:
+        except ModelNotFoundError as exc:
             self._lookup_failed(name, "not_found", exc, work)
             return
         except Exception as exc:  # noqa: BLE001 - any lookup failure is this model's, the run goes on
             self._lookup_failed(name, "load_failed", exc, work)
             return
-        elsewhere = isinstance(runner, EndpointModel) and not isinstance(self.target, EndpointTarget)
+        elsewhere = isinstance(runner, OpenAIServerRunner) and not isinstance(self.target, EndpointBackend)
         memory = PeakRssSampler(None if elsewhere else self.target.memory_pid).start()
         loaded = False
         started = time.perf_counter()
@@ -141,7 +143,7 @@ class _Session:
                 self.bar.set_postfix_str("loading")
                 load_s = runner.load()
                 loaded = True
-            except runtime.ModelNotFoundError as exc:
+            except ModelNotFoundError as exc:
                 self._lookup_failed(name, "not_found", exc, work)
                 return
             except ModelTooLargeError as exc:
@@ -155,6 +157,7 @@ class _Session:
                 "model_id": runner.model_id, "target": self.target.name, "device": runner.device,
                 "device_note": runner.device_note, "execution_provider": runner.execution_provider,
                 "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
+                **runner.threads, "weights_read_mb": runner.weights_read_mb(),
             })
             if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
                 self.bar.write(f"{name}: {runner.device_note}")
@@ -170,7 +173,7 @@ class _Session:
                     "unload_error": unload_error,
                 })
 
-    def _measure(self, name: str, runner: ModelRunner) -> None:
+    def _measure(self, name: str, runner: Runner) -> None:
         first_warmup = self.warmups_done[name]
         for index in range(first_warmup, first_warmup + self.config.warmup):
             self._trial(name, runner, self.prompts[index % len(self.prompts)], index, warmup=True)
@@ -182,14 +185,14 @@ class _Session:
     def _prefix(self, kind: str, round_: int, prompt: Prompt) -> str:
         return prompt_cache.request_prefix(self.config.prompt_cache, round_, self.prompts.index(prompt), kind)
 
-    def _chat(self, runner: ModelRunner, prompt: Prompt, prefix: str) -> TrialTiming:
+    def _chat(self, runner: Runner, prompt: Prompt, prefix: str) -> TrialTiming:
         messages = prompt_cache.with_prefix(_messages(self.prompt_set, prompt), prefix)
         try:
-            return runner.chat(messages, self.config.generation)
+            return timed_chat(runner, messages, self.config.generation)
         except Exception as exc:  # noqa: BLE001 - a trial failure, recorded like any other
             return _failed_before_sending(exc, self.config.stream)
 
-    def _trial(self, name: str, runner: ModelRunner, prompt: Prompt, round_: int, warmup: bool) -> None:
+    def _trial(self, name: str, runner: Runner, prompt: Prompt, round_: int, warmup: bool) -> None:
         prefix = self._prefix("w" if warmup else "r", round_, prompt)
         self.bar.set_postfix_str(f"{'warm-up' if warmup else f'round {round_ + 1}'}: {prompt.id}")
         timing = self._chat(runner, prompt, prefix)
@@ -202,7 +205,7 @@ class _Session:
         if self.after_trial:
             self.after_trial(record)
 
-    def _sweep_level(self, name: str, runner: ModelRunner, concurrency: int) -> None:
+    def _sweep_level(self, name: str, runner: Runner, concurrency: int) -> None:
         """`concurrency` clients share the prompts × rounds requests until done or the level's time is up."""
         self.bar.set_description(f"{name} sweep c={concurrency}")
         planned = [(round_, prompt) for round_ in range(self.config.rounds) for prompt in self.prompts]
@@ -247,7 +250,7 @@ class _Session:
         })
         self.sweeps_done.add((name, concurrency))
 
-    def _unload(self, runner: ModelRunner) -> str | None:
+    def _unload(self, runner: Runner) -> str | None:
         self.bar.set_postfix_str("unloading")
         try:
             runner.unload()
@@ -262,16 +265,25 @@ class _Session:
 
 
 def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_set: PromptSet,
-            target: Target, session: int) -> dict[str, Any]:
+            target: Backend, session: int) -> dict[str, Any]:
     return {
-        "type": "header", "session": session, "created": _now(), "kit_version": __version__,
+        "type": "header", "session": session, "created": _now(), "kit_version": kit_version(),
         "versions": versions(), "system": system_info(), "config": asdict(config), "plan": plan,
         "config_fingerprint": _fingerprint(plan),
         "prompt_set": {"name": prompt_name, "fingerprint": prompt_set.fingerprint(),
                        "prompt_ids": [p.id for p in prompt_set.prompts], "system": prompt_set.system},
         "target": {"name": target.name, "description": target.description, "memory_note": target.memory_note},
-        "rss_interval_s": RSS_INTERVAL_S,
+        "rss_interval_s": RSS_INTERVAL_S, "threads": thread_settings(config), "bandwidth": _bandwidth(),
     }
+
+
+def _bandwidth() -> dict[str, Any]:
+    """This machine's memory bandwidth (`roofline.machine_bandwidth`: measured once per machine, then cached);
+    the error instead when it cannot be measured, so a run never fails for it."""
+    try:
+        return roofline.machine_bandwidth()
+    except Exception as exc:  # noqa: BLE001 - the roofline columns stay empty, the run goes on
+        return {"error": error_text(exc)}
 
 
 def run_benchmark(

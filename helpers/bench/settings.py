@@ -2,7 +2,7 @@
 
 `BenchConfig` is a frozen pydantic dataclass (so `dataclasses.replace` and `asdict` work on it): every setting has
 a type and bounds, and every problem is reported at once, naming the setting with its flag and environment
-variable, in the style of the config files' errors (`helpers.config`). `resolve_config` layers explicit settings
+variable, in the style of the config files' errors (`helpers.core.config`). `resolve_config` layers explicit settings
 over BENCH_* environment variables over a resumed run's saved config over the defaults.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from .. import runtime
-from ..config import ConfigError, PromptSet
-from ..devices import DEVICES
-from ..lists import comma_list
-from ..prompt_cache import COLD, request_fields
-from ..prompt_cache import MODES as PROMPT_CACHE_MODES
+from ..core.config import ConfigError, PromptSet
+from ..core.devices import DEVICES
+from ..core.lists import comma_list
+from ..measure.prompt_cache import COLD, request_fields
+from ..measure.prompt_cache import MODES as PROMPT_CACHE_MODES
+from ..serve import endpoints, registry
 
 TARGETS = ("inprocess", "http")
 ENV_MODELS, ENV_ROUNDS, ENV_STREAM, ENV_MAX_TOKENS = "BENCH_MODELS", "BENCH_ROUNDS", "BENCH_STREAM", "BENCH_MAX_TOKENS"
@@ -29,9 +29,9 @@ SOURCES = {  # where each setting can be given, for error messages
     "models": f"--models / {ENV_MODELS}", "prompts": "--prompts", "rounds": f"--rounds / {ENV_ROUNDS}",
     "warmup": "--warmup", "max_tokens": f"--max-tokens / {ENV_MAX_TOKENS}", "temperature": "--temperature",
     "seed": "--seed", "stream": f"--stream / {ENV_STREAM}", "target": "--target",
-    "endpoint": f"--endpoint / {runtime.ENDPOINT_ENV}", "device": "--device", "sweep": "--sweep",
+    "endpoint": f"--endpoint / {endpoints.ENDPOINT_ENV}", "device": "--device", "sweep": "--sweep",
     "sweep_max_s": "--sweep-max-s", "server_pid": "--server-pid", "request_timeout_s": "request_timeout_s",
-    "prompt_cache": "--prompt-cache",
+    "prompt_cache": "--prompt-cache", "threads": "--threads",
 }
 _UNPLANNED = ("prompts", "server_pid", "request_timeout_s")  # may differ on resume: they do not change what is measured
 
@@ -54,6 +54,7 @@ class _Settings:
     server_pid: int | None = None  # process of an external server, to sample its memory
     request_timeout_s: float = Field(300.0, gt=0)
     prompt_cache: Literal[PROMPT_CACHE_MODES] = COLD  # cold: TTFT of a cold prefill on every engine
+    threads: int | None = Field(None, ge=1)  # decode threads of the kit's own models for this run; None: each build's
 
     @field_validator("models", mode="before")
     @classmethod
@@ -70,15 +71,18 @@ class _Settings:
     @field_validator("endpoint")
     @classmethod
     def _endpoint_root(cls, value: str | None) -> str | None:
-        if value and not runtime.is_server_url(value):
-            raise ValueError(runtime.NOT_A_SERVER_URL)
-        return runtime.endpoint_root(value) if value else None
+        if value and not endpoints.is_server_url(value):
+            raise ValueError(endpoints.NOT_A_SERVER_URL)
+        return endpoints.endpoint_root(value) if value else None
 
     @model_validator(mode="after")
     def _http_only(self) -> _Settings:
         problems = [(bool(self.endpoint), "endpoint (--endpoint) needs --target http"),
                     (bool(self.sweep), "sweep (--sweep) needs --target http: it measures a server")]
         errors = [message for present, message in problems if present and self.target != "http"]
+        if self.threads is not None and self.endpoint:
+            errors.append("threads (--threads) sets the kit's own models (in-process or its built-in web service); "
+                          "a server at --endpoint runs on the threads it was started with")
         if errors:
             raise ValueError("; ".join(errors))
         return self
@@ -91,7 +95,8 @@ class BenchConfig(_Settings):
     Fields (units in the names): models, prompts, rounds (>= 1), warmup (>= 0), max_tokens (>= 1), temperature,
     seed, stream, target (`inprocess` | `http`), endpoint, device (`cpu` | `gpu` | `auto`), sweep (concurrency
     levels, http target), sweep_max_s, server_pid, request_timeout_s, prompt_cache (`cold` | `warm`, see
-    `helpers.prompt_cache`).
+    `helpers.measure.prompt_cache`), threads (decode threads of the models the kit built or converted, for this run only;
+    None: each build's own setting, `helpers.build.threads`).
     """
 
     def __init__(self, *args: Any, **settings: Any) -> None:
@@ -166,8 +171,8 @@ def settings_from_env() -> dict[str, Any]:
         "stream": (ENV_STREAM, _env_bool),
     }
     found = {key: read(name) for key, (name, read) in readers.items() if os.environ.get(name, "").strip()}
-    if runtime.external_endpoint():
-        found["endpoint"] = runtime.external_endpoint()
+    if endpoints.external_endpoint():
+        found["endpoint"] = endpoints.external_endpoint()
     return found
 
 
@@ -184,7 +189,7 @@ def resolve_config(settings: Mapping[str, Any] | None = None, saved: Mapping[str
     elif chosen["target"] == "inprocess" and "endpoint" not in explicit:
         chosen["endpoint"] = None
     if not chosen.get("models") and "models" not in explicit:  # `--models ""` given: an error, not the defaults
-        chosen["models"] = runtime.default_models()
+        chosen["models"] = registry.default_models()
     unknown = sorted(set(chosen) - set(SOURCES))
     if unknown:
         raise ConfigError(f"unknown benchmark setting(s) {unknown}; known: {sorted(SOURCES)}")

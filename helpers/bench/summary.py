@@ -2,7 +2,7 @@
 
 `load_run(run_dir)` reads results.jsonl (`helpers.bench.results`) and derives every table as a `BenchmarkRun`:
 one row per model (`summary`: SUMMARY_COLUMNS), per model x prompt (`per_prompt`), per model x concurrency level
-(`sweep`) and per failure (`failures`). Statistics come from `helpers.stats` (percentiles: numpy "linear",
+(`sweep`) and per failure (`failures`). Statistics come from `helpers.measure.stats` (percentiles: numpy "linear",
 Hyndman & Fan type 7; median CI95: percentile bootstrap) over successful measured trials (warm-ups excluded).
 Units are in the column names: `_ms` milliseconds, `_s` seconds, `_tps` tokens per second, `_mb` MB = 10^6 bytes.
 Nothing here writes a file: `helpers.bench.outputs` writes, `helpers.bench.markdown` renders.
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats import describe, iqr_outliers, summarize
+from ..measure.roofline import roofline_columns
+from ..measure.stats import describe, iqr_outliers, summarize
 from .results import RESULTS_FILE, RunFolderError, read_records
 
 TRIAL_METRICS = ("ttft_ms", "ttft_any_ms", "e2e_ms", "tpot_ms", "decode_tps", "output_tps", "output_tokens")
@@ -38,7 +39,7 @@ LOOKUP_FAILURES = ("not_found", "load_failed", "load_skipped")  # model statuses
 _TRIAL_COLUMNS = ["session", "model", "model_id", "target", "prompt_id", "round", "warmup", "ok", "error",
                   "truncated", "finish_reason", "tokens_source", "note", "prompt_prefix", *TRIAL_METRICS, *TOKEN_SPLIT]
 _MODEL_FIELDS = ["model_id", "target", "device", "execution_provider", "load_s", "disk_mb", "context_length",
-                 "peak_rss_mb", "rss_before_mb"]
+                 "peak_rss_mb", "rss_before_mb", "threads", "threads_source", "weights_read_mb"]
 SUMMARY_COLUMNS = [
     "model", "status", "target", "model_id", "device", "execution_provider", "n", "n_planned", "errors", "truncated",
     "ttft_ms_p50", "ttft_ms_p95", "ttft_ms_median_ci95_low", "ttft_ms_median_ci95_high",
@@ -48,7 +49,9 @@ SUMMARY_COLUMNS = [
     "tpot_ms_p50", "tpot_ms_p95", "itl_ms_p50", "itl_ms_p95", "decode_tps_median", "decode_tps_median_ci95_low", "decode_tps_median_ci95_high",
     "output_tps_median", "output_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean", "cached_tokens_mean",
     "tokens_source", "finish_reasons",
-    "load_s", "peak_rss_mb", "rss_before_mb", "disk_mb", "context_length", "warnings", "notes", "error",
+    "load_s", "peak_rss_mb", "rss_before_mb", "disk_mb", "context_length",
+    "threads", "threads_source", "weights_read_mb", "decode_ceiling_tps", "decode_roofline_pct",
+    "warnings", "notes", "error",
 ]
 PER_PROMPT_COLUMNS = [
     "model", "prompt_id", "n", "errors", "truncated", "outliers", "outlier_rounds",
@@ -117,7 +120,7 @@ def load_run(run_dir: str | Path) -> BenchmarkRun:
         headers=headers,
         models=models,
         trials=trials,
-        summary=model_summary(trials, models, planned),
+        summary=model_summary(trials, models, planned, headers[0].get("bandwidth")),
         per_prompt=prompt_summary(trials),
         sweep=sweep_summary([r for r in records if r["type"] == "sweep_level"]),
         failures=failures_frame(trials, models),
@@ -179,8 +182,10 @@ def model_status(lookup_status: str | None, measured: pd.DataFrame, planned: int
     return "incomplete" if len(measured) < planned else "ok"
 
 
-def model_summary(trials: pd.DataFrame, models: pd.DataFrame, planned: int) -> pd.DataFrame:
-    """One row per model: status, counts and the statistics of its successful measured trials."""
+def model_summary(trials: pd.DataFrame, models: pd.DataFrame, planned: int,
+                  bandwidth: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One row per model: status, counts and the statistics of its successful measured trials; with the run's
+    `bandwidth` record (the header's), the roofline columns (`helpers.measure.roofline.roofline_columns`)."""
     measured = measured_trials(trials)
     succeeded = measured[measured["ok"]]
     stats = summarize(succeeded, "model", TRIAL_METRICS).set_index("model")
@@ -209,8 +214,10 @@ def model_summary(trials: pd.DataFrame, models: pd.DataFrame, planned: int) -> p
             "notes": "; ".join(n for n in notes if isinstance(n, str) and n),
             "error": lookup_error or _counts(mine.loc[~mine["ok"], "error"], limit=3),
         }
+        row |= roofline_columns(_none_if_missing(row.get("decode_tps_median")), row["weights_read_mb"],
+                                dict(bandwidth) if bandwidth else None)
         rows.append(row)
-    return _numeric(pd.DataFrame(rows, columns=SUMMARY_COLUMNS)).astype({"context_length": "Int64"})
+    return _numeric(pd.DataFrame(rows, columns=SUMMARY_COLUMNS)).astype({"context_length": "Int64", "threads": "Int64"})
 
 
 def inter_token_latency(trials: pd.DataFrame) -> dict[str, float | None]:
@@ -294,7 +301,7 @@ def failures_frame(trials: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
 
 
 _TEXT_COLUMNS = {"model", "status", "target", "model_id", "device", "execution_provider", "tokens_source",
-                 "finish_reasons", "warnings", "notes", "error", "prompt_id", "outlier_rounds"}
+                 "finish_reasons", "warnings", "notes", "error", "prompt_id", "outlier_rounds", "threads_source"}
 
 
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:

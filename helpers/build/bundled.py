@@ -21,9 +21,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import paths
-from ..config import load_models
-from . import convert
+from ..core import paths
+from ..core.config import load_models
+from . import convert, threads
 
 
 @dataclass(frozen=True)
@@ -240,10 +240,14 @@ def build_bundled(names: list[str] | None = None, force: bool = False) -> list[d
                                              builder_options=dict(bundle.builder_options),
                                              expect=bundle.expected_header, keep_hf=True if same_source_next else None)
             status = "built"
+        setting = threads.apply(out)  # this machine's thread count; a build from before gets it without a rebuild
         seconds = time.monotonic() - start
-        print(f"{bundle.name}: {status} in {seconds:.1f} s, {manifest['size_mb']:.0f} MB ({out})")
+        count = setting["intra_op_num_threads"] if setting else "?"
+        print(f"{bundle.name}: {status} in {seconds:.1f} s, {manifest['size_mb']:.0f} MB, {count} threads ({out})")
         results.append({"name": bundle.name, "status": status, "seconds": round(seconds, 1),
-                        "size_mb": manifest["size_mb"], "path": str(out)})
+                        "size_mb": manifest["size_mb"], "path": str(out), "threads": setting})
+    for folder in sorted(paths.user_models_dir().glob("*/")) if paths.user_models_dir().is_dir() else []:
+        threads.apply(folder)  # converted models (byom) from before get this machine's setting too
     return results
 
 

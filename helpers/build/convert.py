@@ -28,8 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import paths
-from ..errors import ClearError
+from ..core import paths
+from ..core.errors import ClearError
 
 REQUIREMENTS_FILE = Path(__file__).with_name("converter-requirements.txt")
 WORKER = Path(__file__).with_name("_convert_worker.py")

@@ -14,7 +14,7 @@ import time
 import venv
 from pathlib import Path
 
-from ..paths import REPO_ROOT, venv_python
+from ..core.paths import REPO_ROOT, venv_python
 
 VENV_DIR = REPO_ROOT / ".venv"
 REQUIREMENTS = REPO_ROOT / "requirements.txt"

@@ -27,7 +27,8 @@ TABLE_MIME = "application/vnd.foundry-lab.table+json"
 MISSING = "–"
 # Column-name parts -> unit, first match wins (the kit's column names: ttft_ms_p50, decode_tps_median, load_s, ...).
 _UNITS = [(re.compile(r"(^|_)ms($|_)"), "ms"), (re.compile(r"(^|_)tps($|_)"), "tok/s"),
-          (re.compile(r"(^|_)mb($|_)"), "MB"), (re.compile(r"(^|_)s($|_)"), "s"), (re.compile(r"(^|_)w$"), "W")]
+          (re.compile(r"(^|_)mb($|_)"), "MB"), (re.compile(r"(^|_)s($|_)"), "s"), (re.compile(r"(^|_)w$"), "W"),
+          (re.compile(r"(^|_)pct($|_)"), "%")]
 _CSS = ("<style>.fl-table td,.fl-table th{text-align:left;vertical-align:top;padding:2px 8px}"
         ".fl-table td.num{text-align:right;white-space:nowrap}.fl-table td.text{white-space:pre-wrap;min-width:16em;"
         "max-width:48em}.fl-table .cut{color:#a00}</style>")
@@ -35,7 +36,7 @@ _CSS = ("<style>.fl-table td,.fl-table th{text-align:left;vertical-align:top;pad
 
 def unit_of(column: str) -> str:
     """The unit a column's name declares ("e2e_ms_p95" -> "ms", "decode_tps_median" -> "tok/s", "load_s" -> "s",
-    "peak_rss_mb" -> "MB"); "" when it declares none."""
+    "peak_rss_mb" -> "MB", "decode_roofline_pct" -> "%"); "" when it declares none."""
     name = str(column).lower()
     return next((unit for pattern, unit in _UNITS if pattern.search(name)), "")
 

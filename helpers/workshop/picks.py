@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import paths
+from ..core import paths
 
 PICKS_ENV = "FOUNDRY_LAB_PICKS"
 
@@ -63,7 +63,7 @@ def chosen_models(models: list[str] | None = None, offline: bool | None = None, 
     """The models a notebook runs: `models` when given (the parameters cell), else the saved pick restricted to
     `known` (default: the models this machine can run, `runtime.local_models`/the catalog), else the defaults
     (`preflight.target_models`). Prints where the list came from unless `quiet`."""
-    from ..preflight import target_models
+    from .preflight import target_models
 
     if models:
         source = "from the parameters cell"

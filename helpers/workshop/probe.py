@@ -1,7 +1,7 @@
 """Notebook 03's probe: load each model, time a cold and a warm first response, ask every prompt of a set.
 
 One model at a time (loaded, probed, unloaded before the next, so they never share memory), with progress per
-model and per answer (`present.progress`).
+model and per answer (`core.progress`).
 """
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import runtime
-from ..present.progress import steps
-from ..timing import time_inprocess_chat
+from ..core.progress import steps
+from ..measure.timing import time_inprocess_chat
+from ..serve import runtime
 
 if TYPE_CHECKING:
-    from ..config import Prompt, PromptSet
+    from ..core.config import Prompt, PromptSet
 
 
 @dataclass

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths
-from helpers.config import resolve_prompt_set
+from helpers.core import paths
+from helpers.core.config import resolve_prompt_set
 from helpers.present import cells
 from tests.browser.jupyterlab import NotebookPage, chromium, failures, kernel_env, lab_server, output_text
 from tests.notebook_run import with_parameters

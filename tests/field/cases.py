@@ -3,7 +3,7 @@
 Scripted timing unless a case says otherwise (the issue's): first answer token 300 ms after the request, then 19
 more 20 ms apart. Right values: TTFT 300 ms (within 3%), TPOT 20 ms (within 5%), decode 50 tok/s, 20 output
 tokens. A check takes a trial record (`TrialTiming.to_record()`, or a `trial` line of results.jsonl), so the same
-check holds for the notebook path (helpers.timing) and the CLI path (`python -m helpers bench --endpoint`).
+check holds for the notebook path (helpers.measure.timing) and the CLI path (`python -m helpers bench --endpoint`).
 Times to a first token are checked from the moment the server had read the request (`send_ms`, added to the
 record by the runner from the server's own perf_counter timestamp, the same clock as the client's on one machine):
 on a loaded 2-core machine sending a request over loopback alone can take several ms.

@@ -103,7 +103,7 @@ def measure(name: str, env: dict[str, str], work: Path) -> str:
     prompts = work / f"{name}.json"
     prompt_set = COUNT_PROMPT
     if name == "think-answer":
-        from helpers.config import resolve_prompt_set
+        from helpers.core.config import resolve_prompt_set
 
         slm = resolve_prompt_set("local-inference")[1].prompts[0]
         prompt_set = {"description": "the SLM question", "prompts": [slm.model_dump(mode="json")]}

@@ -16,9 +16,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from helpers import benchmark, paths, runtime
-from helpers.config import resolve_prompt_set
-from helpers.prompt_cache import NO_CACHE_FIELDS
+from helpers import benchmark
+from helpers.core import paths
+from helpers.core.api_key import API_KEY_ENV
+from helpers.core.config import resolve_prompt_set
+from helpers.measure.prompt_cache import NO_CACHE_FIELDS
+from helpers.serve import endpoints
 
 from ..fixture_server import Script, serve
 from .cases import API_KEY, CASES, TTFT_MS, Case, near, scripted
@@ -40,7 +43,7 @@ def _prompts_file(tmp_path: Path, case_name: str, encoding: str = "utf-8") -> Pa
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (runtime.API_KEY_ENV, runtime.ENDPOINT_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in (API_KEY_ENV, endpoints.ENDPOINT_ENV)}
     return env | {"FOUNDRY_LAB_PORT": "0"} | extra
 
 
@@ -57,7 +60,7 @@ def bench(path: str, base_url: str, model: str, prompts: Path, out: Path, env: d
     settings: dict[str, Any] = dict(zip(extra_args[::2], extra_args[1::2]))
     settings = {key.removeprefix("--").replace("-", "_"): value for key, value in settings.items()}
     with pytest.MonkeyPatch.context() as patch:
-        for name in (runtime.API_KEY_ENV, runtime.ENDPOINT_ENV):
+        for name in (API_KEY_ENV, endpoints.ENDPOINT_ENV):
             patch.delenv(name, raising=False)
         for name, value in env.items():
             patch.setenv(name, value)
@@ -96,7 +99,7 @@ def test_case_gives_the_right_value(case: Case, path: str, tmp_path: Path) -> No
         assert summary.loc[0, "status"] == "ok" and "tokens_source" in report
     else:
         assert summary.loc[0, "status"] == "failed" and trials[0]["error"][:60] in report
-    if case.env.get(runtime.API_KEY_ENV):  # the key went on every route, load included
+    if case.env.get(API_KEY_ENV):  # the key went on every route, load included
         assert {r.path for r in script.received} >= {"/models/load/fixture-model:1", "/openai/load/fixture-model:1"}
         assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in script.received)
         assert records(out, "model")[0]["status"] == "loaded" and records(out, "model")[0]["load_s"] is not None
@@ -195,7 +198,7 @@ def test_a_key_the_server_echoes_never_lands_in_outputs(path: str, tmp_path: Pat
     wrong = "sekrit123-not-the-servers"
     with serve(Script(api_key=API_KEY)) as base_url:
         code, output = bench(path, base_url, "fixture-model:1", _prompts_file(tmp_path, "count"), tmp_path / "run",
-                             {runtime.API_KEY_ENV: wrong})
+                             {API_KEY_ENV: wrong})
     assert code == 1
     [model] = records(tmp_path / "run", "model")
     assert model["status"] == "load_failed" and "HTTP 401" in model["error"]

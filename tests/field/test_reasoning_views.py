@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import compare, plots
-from helpers.config import load_models
+from helpers.core.config import load_models
+from helpers.evaluate import compare
+from helpers.present import plots
 
 
 def _trials(ttft_any: list[float]) -> pd.DataFrame:

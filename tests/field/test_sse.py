@@ -1,9 +1,9 @@
-"""helpers.sse against the SSE spec's parsing rules (WHATWG HTML 9.2.6), fed in awkward byte splits."""
+"""helpers.measure.sse against the SSE spec's parsing rules (WHATWG HTML 9.2.6), fed in awkward byte splits."""
 from __future__ import annotations
 
 import pytest
 
-from helpers.sse import ServerSentEvent, iter_events, split_lines
+from helpers.measure.sse import ServerSentEvent, iter_events, split_lines
 
 
 def _bytes_split(text: str, size: int) -> list[bytes]:

@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import config
-from helpers.config import load_models, load_prompts, resolve_prompt_set
-from helpers.quality import facet_coverage, import_annotations, parse_verdict, score_answers
-from helpers.reasoning import split_pieces, visible_answer
+from helpers.core import config
+from helpers.core.config import load_models, load_prompts, resolve_prompt_set
+from helpers.evaluate.annotations import import_annotations
+from helpers.evaluate.facets import facet_coverage, score_answers
+from helpers.evaluate.judge import parse_verdict
+from helpers.measure.reasoning import split_pieces, visible_answer
 
 from .cases import THINK_ANSWER
 
@@ -88,7 +90,7 @@ def test_inprocess_reasoning_items_are_told_apart() -> None:
     """In-process, the SDK marks reasoning text as TextItemType.REASONING: first token vs TTFT, both texts."""
     from foundry_local_sdk import TextItem, TextItemType
 
-    from helpers.timing import _record_text, _TrialRecorder
+    from helpers.measure.timing import _record_text, _TrialRecorder
 
     recorder = _TrialRecorder(streamed=True)
     recorder.begin()
@@ -102,7 +104,7 @@ def test_inprocess_reasoning_items_are_told_apart() -> None:
 
 
 def test_bom_in_a_summary_csv(tmp_path: Path) -> None:
-    from helpers.router import latest_summary
+    from helpers.evaluate.router import latest_summary
 
     path = tmp_path / "summary.csv"
     path.write_text("model,status,n,e2e_ms_p95,peak_rss_mb\nm,ok,3,12.5,500\n", encoding="utf-8-sig")
@@ -112,7 +114,7 @@ def test_bom_in_a_summary_csv(tmp_path: Path) -> None:
 def test_bom_in_model_folder_json(tmp_path: Path) -> None:
     """A model folder edited on Windows: genai_config.json and kit_model.json with a BOM are still read."""
     from helpers.build.convert import MANIFEST_NAME, read_manifest
-    from helpers.memory_fit import estimate_folder
+    from helpers.measure.memory_fit import estimate_folder
 
     genai = {"model": {"decoder": {"num_hidden_layers": 2, "num_key_value_heads": 1, "head_size": 8}},
              "search": {"max_length": 1000}}

@@ -1,12 +1,13 @@
-"""Each case of issue #10 through the notebook path: `runtime.openai_client` + `timing.time_openai_chat`
+"""Each case of issue #10 through the notebook path: `endpoints.openai_client` + `timing.time_openai_chat`
 (what notebook 03 calls), against the case's scripted loopback server."""
 from __future__ import annotations
 
 import pytest
 
-from helpers import runtime
-from helpers.timing import time_openai_chat
-from helpers.tokens import count_tokens, tokenizer_for
+from helpers.core.api_key import API_KEY_ENV
+from helpers.measure.timing import time_openai_chat
+from helpers.measure.tokens import count_tokens, tokenizer_for
+from helpers.serve import endpoints
 
 from ..fixture_server import Script, serve
 from .cases import API_KEY, CASES, SMOL_ID, WORDS, Case
@@ -21,12 +22,12 @@ def warm_client() -> None:
     script = Script(ttft_s=0.0, gap_s=0.0, tokens=2)
     with serve(script) as base_url:
         for stream in (True, False):
-            time_openai_chat(runtime.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8, stream=stream)
+            time_openai_chat(endpoints.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8, stream=stream)
 
 
 def _trial(case: Case) -> tuple[Script, dict]:
     def measure(base_url: str, script: Script) -> dict:
-        client = runtime.openai_client(base_url)
+        client = endpoints.openai_client(base_url)
         return time_openai_chat(client, script.model_id, MESSAGES, max_tokens=64, stream=case.stream).to_record()
 
     return run_case(case, measure)
@@ -38,7 +39,7 @@ def test_case_gives_the_right_value(case: Case, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv(name, value)
     script, record = _trial(case)
     case.check(with_send_time(record, (chat_requests(script) or [None])[0]))
-    if case.env.get(runtime.API_KEY_ENV):
+    if case.env.get(API_KEY_ENV):
         assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in script.received)
 
 
@@ -53,13 +54,13 @@ def test_words_are_one_token_each() -> None:
 def test_unreachable_endpoint_names_the_url() -> None:
     with serve(Script()) as base_url:
         pass  # the port is free again
-    trial = time_openai_chat(runtime.openai_client(base_url), "m", MESSAGES, max_tokens=4)
+    trial = time_openai_chat(endpoints.openai_client(base_url), "m", MESSAGES, max_tokens=4)
     assert not trial.ok and f"{base_url}/v1" in trial.error
 
 
 def test_without_the_key_the_trial_fails_once_with_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(runtime.API_KEY_ENV, raising=False)
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
     script = Script(api_key=API_KEY)
     with serve(script) as base_url:
-        trial = time_openai_chat(runtime.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8)
+        trial = time_openai_chat(endpoints.openai_client(base_url), script.model_id, MESSAGES, max_tokens=8)
     assert not trial.ok and "401" in trial.error and len(chat_requests(script)) == 1

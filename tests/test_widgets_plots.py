@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from helpers.bench.settings import BenchConfig
 from helpers.core.paths import REPO_ROOT
+from helpers.core.progress import HEADLESS_ENV
 from helpers.measure.timing import TrialTiming
 from helpers.present import plots, widgets
 
@@ -105,11 +106,11 @@ def test_plots_never_touch_pyplot() -> None:
 # --- widgets ------------------------------------------------------------------------------------------------------
 
 def test_live_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "0")
+    monkeypatch.setenv(HEADLESS_ENV, "0")
     assert widgets.is_live()
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "1")
+    monkeypatch.setenv(HEADLESS_ENV, "1")
     assert not widgets.is_live()
-    monkeypatch.delenv(widgets.HEADLESS_ENV)
+    monkeypatch.delenv(HEADLESS_ENV)
     assert not widgets.is_live()  # pytest sets PYTEST_CURRENT_TEST, and nbval kernels inherit it
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
     assert not widgets.is_live()  # plain python: no Jupyter kernel
@@ -117,7 +118,7 @@ def test_live_rule(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def headless(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "1")
+    monkeypatch.setenv(HEADLESS_ENV, "1")
 
 
 def test_playground_headless_answers_and_prints_timing(headless: None, smol, capsys: pytest.CaptureFixture) -> None:
@@ -134,6 +135,18 @@ def test_playground_keeps_the_conversation(headless: None, smol) -> None:
     playground = widgets.chat_playground(smol, "My name is Ada.", max_tokens=8)
     second = playground.ask("What is my name?", lambda text: None)
     assert second.ok and len(playground.turns) == 4 and second.prompt_tokens > playground.answers[0].prompt_tokens
+
+
+def test_playground_keeps_a_history_of_timings_per_model(headless: None, smol) -> None:
+    playground = widgets.chat_playground([smol], "Say hello.", max_tokens=8)
+    playground.use(smol.alias)  # choosing a model (here the same one) keeps the conversation
+    playground.ask("And again?", lambda text: None)
+    history = playground.history()
+    assert list(history["model"]) == [smol.alias] * 2 and history["ttft_ms"].notna().all()
+    assert history["prompt_tokens"].iloc[0] > history["prompt_tokens"].iloc[1]  # newest first: the longer prompt
+    for _ in range(widgets.HISTORY_SIZE):
+        playground.ask("More?", lambda text: None)
+    assert len(playground.history()) == widgets.HISTORY_SIZE
 
 
 def test_picker_and_toggle_headless_print_the_choice(headless: None, monkeypatch: pytest.MonkeyPatch,
@@ -167,7 +180,7 @@ def test_progress_headless_prints_every_trial(headless: None, capsys: pytest.Cap
 
 def test_live_widgets_build(monkeypatch: pytest.MonkeyPatch, smol) -> None:
     """With a front end assumed, the same calls build ipywidgets (no kernel needed to construct them)."""
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "0")
+    monkeypatch.setenv(HEADLESS_ENV, "0")
     catalog = pd.DataFrame([{"alias": SMOL, "size_class": "tiny", "device": "cpu", "size_mb": 90.0,
                              "license": "apache-2.0", "source": "bundled"}])
     assert widgets.model_picker(catalog, [SMOL, "elsewhere"]).value == [SMOL]  # only what the table offers

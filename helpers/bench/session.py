@@ -153,6 +153,7 @@ class _Session:
         started = time.perf_counter()
         try:
             try:
+                self.bar.set_postfix_str("loading")
                 load_s = runner.load()
                 loaded = True
             except ModelNotFoundError as exc:
@@ -227,6 +228,7 @@ class _Session:
 
     def _trial(self, name: str, runner: Runner, prompt: Prompt, round_: int, warmup: bool) -> None:
         prefix = self._prefix("w" if warmup else "r", round_, prompt)
+        self.bar.set_postfix_str(f"{'warm-up' if warmup else f'round {round_ + 1}'}: {prompt.id}")
         timing = self._chat(runner, prompt, prefix)
         record = {"type": "trial", "session": self.number, "time": _now(), "model": name,
                   "model_id": runner.model_id, "target": self.target.name, "prompt_id": prompt.id,
@@ -283,6 +285,7 @@ class _Session:
         self.sweeps_done.add((name, concurrency))
 
     def _unload(self, runner: Runner) -> str | None:
+        self.bar.set_postfix_str("unloading")
         try:
             runner.unload()
             return None

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.config import Prompt, PromptSet
+from ..core.progress import steps
 from ..measure.reasoning import visible_answer
 from .answers import KEY_COLUMNS, SCORE_RANGE, key_columns, measured_answers, prompts_by_id
 
@@ -82,12 +83,18 @@ def judge_answers(
     """
     measured = measured_answers(answers)
     prompts = prompts_by_id(measured, prompt_set)
-    judge.load()
     verdicts, errors = [], []
-    for prompt_id, text in zip(measured["prompt_id"], measured["text"]):
-        trial = judge.chat(judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0)
-        verdicts.append(trial.text)
-        errors.append(trial.error)
+    with steps(len(measured) + 1, "judge") as bar:
+        bar.doing(judge.name, "loading the judge")
+        judge.load()
+        bar.done()
+        for number, (model, prompt_id, text) in enumerate(zip(measured["model"], measured["prompt_id"],
+                                                               measured["text"]), 1):
+            bar.doing(judge.name, f"grading answer {number}/{len(measured)}: {model} · {prompt_id}")
+            trial = judge.chat(judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0)
+            verdicts.append(trial.text)
+            errors.append(trial.error)
+            bar.done()
     judged = measured[key_columns(measured)].copy()
     judged["judge_score"] = pd.array(
         [None if error else parse_verdict(verdict) for verdict, error in zip(verdicts, errors)], dtype="Int64"

@@ -50,9 +50,12 @@ class Route:
     rejected: dict[str, list[str]] = field(default_factory=dict)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    def headline(self) -> str:
+        """The decision and its reasons in one line, without the rejected models (the table has their verdicts)."""
+        return (f"-> {self.model}: " if self.model else "-> no model fits: ") + "; ".join(self.reasons)
+
     def __str__(self) -> str:
-        head = f"-> {self.model}: " + "; ".join(self.reasons) if self.model else "-> no model fits: " + "; ".join(self.reasons)
-        return "\n".join([head, *(f"   not {name}: {'; '.join(why)}" for name, why in self.rejected.items())])
+        return "\n".join([self.headline(), *(f"   not {name}: {'; '.join(why)}" for name, why in self.rejected.items())])
 
 
 def candidates() -> list[Candidate]:
@@ -112,17 +115,21 @@ def _number(value: object) -> float | None:
 def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: float | None = None,
           max_memory_mb: float | None = None, licenses: list[str] | None = None,
           summary: pd.DataFrame | str | Path | None = None, models: list[Candidate] | None = None,
-          offline: bool = False) -> Route:
+          offline: bool = False, quality: pd.DataFrame | None = None, quality_floor: float | None = None) -> Route:
     """Choose a model that has every required capability and meets the constraints.
 
     `max_p95_ms` is checked against the measured e2e p95, `max_memory_mb` against the measured peak memory of the
     serving process; `licenses` lists acceptable licenses. `summary` is a benchmark summary (DataFrame or csv path;
     None: reports/latest/summary.csv when present). `models` replaces the candidates (default: `candidates()`);
-    `offline=True` rejects models that need the internet.
+    `offline=True` rejects models that need the internet. `quality_floor` is the quality gate of the selection
+    report (models.json `gates.quality_floor`, 1-5), checked against `quality` (`quality.quality_summary`: model,
+    mean_facet_score): a model below it, or without a score, is rejected as the report would exclude it.
     """
     needed = {required_capabilities} if isinstance(required_capabilities, str) else set(required_capabilities)
     table = summary if isinstance(summary, pd.DataFrame) else latest_summary(summary)
     measured = _measured(table)
+    scored = ({} if quality is None else
+              {row["model"]: _number(row["mean_facet_score"]) for row in quality.to_dict("records")})
     allowed = {name.lower() for name in licenses} if licenses else None
     rejected: dict[str, list[str]] = {}
     rows, fits = [], []
@@ -148,15 +155,21 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
                 why.append("no memory measurement (benchmark it first)")
             elif memory > max_memory_mb:
                 why.append(f"peak memory {memory:.0f} MB > {max_memory_mb:.0f} MB")
+        score = scored.get(model.name)
+        if quality_floor is not None:
+            if score is None:
+                why.append("no quality score (score its answers first)")
+            elif score < quality_floor:
+                why.append(f"quality {score:.2f} < floor {quality_floor:g}")
         rows.append({"model": model.name, "capabilities": ",".join(sorted(model.capabilities)),
                      "license": model.license, "size_mb": model.size_mb, "e2e_ms_p95": p95, "peak_rss_mb": memory,
-                     "verdict": "; ".join(why) or "fits"})
+                     "mean_facet_score": score, "verdict": "; ".join(why) or "fits"})
         if why:
             rejected[model.name] = why
         else:
             fits.append((model, p95, memory))
     frame = pd.DataFrame(rows, columns=["model", "capabilities", "license", "size_mb", "e2e_ms_p95", "peak_rss_mb",
-                                        "verdict"])
+                                        "mean_facet_score", "verdict"])
     if not fits:
         unknown = sorted(needed - known)
         why = (f"no candidate has the capability {', '.join(unknown)} (a typo? the tags are {', '.join(sorted(known))})"
@@ -169,6 +182,8 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
         reasons.append(f"measured p95 {p95:.0f} ms" + (f" <= {max_p95_ms:.0f} ms" if max_p95_ms is not None else ""))
     if memory is not None:
         reasons.append(f"peak memory {memory:.0f} MB" + (f" <= {max_memory_mb:.0f} MB" if max_memory_mb is not None else ""))
+    if quality_floor is not None:
+        reasons.append(f"quality {scored[chosen.name]:.2f} >= floor {quality_floor:g}")
     reasons.append(f"{'fastest measured' if p95 is not None else 'smallest'} of {len(fits)} that fit")
     return Route(chosen.name, reasons, rejected, frame)
 

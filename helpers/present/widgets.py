@@ -1,7 +1,8 @@
-"""Notebook controls: model picker, device toggle, chat playground and live benchmark progress.
+"""Notebook controls: model picker, device toggle, chat playground and live benchmark progress (tables:
+`helpers.present.cells`).
 
-Live or headless, the rule (`is_live`): ipywidgets are shown only where a person can use them. The controls fall
-back to plain printed output when
+Live or headless, the rule (`core.progress.is_live`): ipywidgets are shown only where a person can use them. The
+controls fall back to plain printed output when
 
 1. `FOUNDRY_LAB_HEADLESS=1` (and `FOUNDRY_LAB_HEADLESS=0` forces widgets, whatever else holds);
 2. a test runner executes the notebook: pytest / nbval (the kernel inherits pytest's `PYTEST_CURRENT_TEST`);
@@ -14,9 +15,8 @@ answers its first prompt, the progress display follows the run it is given) and 
 from __future__ import annotations
 
 import html
-import os
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
@@ -24,6 +24,7 @@ import pandas as pd
 from ..bench.summary import planned_trials
 from ..core.config import resolve_prompt_set
 from ..core.devices import DEVICES, gpu_providers
+from ..core.progress import is_live
 from ..measure.timing import TrialTiming
 from ..serve.chat import Conversation
 from ..serve.runners import InprocessRunner
@@ -33,22 +34,7 @@ if TYPE_CHECKING:
 
     from ..bench.settings import BenchConfig
 
-HEADLESS_ENV = "FOUNDRY_LAB_HEADLESS"
 T = TypeVar("T")
-
-
-def is_live() -> bool:
-    """True when widgets can be shown to a person (see the module docstring for the rule)."""
-    forced = os.environ.get(HEADLESS_ENV)
-    if forced in ("0", "1"):
-        return forced == "0"
-    if os.environ.get("PYTEST_CURRENT_TEST"):
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def _show(*items: Any) -> None:
@@ -67,16 +53,6 @@ class WidgetValue(Generic[T]):
     @property
     def value(self) -> T:
         return self._read() if self._read is not None else self._default
-
-
-# --- tables -------------------------------------------------------------------------------------------------------
-
-def table(frame: pd.DataFrame, digits: int = 1) -> Any:
-    """A DataFrame for display: numbers rounded to `digits`, and no cell wrapped inside a value (a narrow column
-    would otherwise break `apache-2.0` at its hyphen); a wide table scrolls instead. Returns a pandas Styler."""
-    return (frame.style.format(precision=digits, na_rep="–")
-            .set_table_styles([{"selector": "td, th", "props": [("white-space", "nowrap")]}])
-            .hide(axis="index"))
 
 
 # --- model picker -------------------------------------------------------------------------------------------------
@@ -161,15 +137,54 @@ def timing_line(timing: TrialTiming) -> str:
     return " · ".join(parts)
 
 
-def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: str | None = None) -> Conversation:
-    """Answer `prompt` right away, streaming, with TTFT and tok/s; when live, then keep chatting in a text box.
+HISTORY_SIZE = 5
 
-    Headless, the answer streams to stdout followed by its timing line. The model must be loaded.
-    """
-    playground = Conversation(InprocessRunner(model), max_tokens, system)
-    speaker = model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
+
+class Playground(Conversation):
+    """A `Conversation` that may switch models between turns; `history` is the last HISTORY_SIZE answers' timings."""
+
+    def __init__(self, models: dict[str, IModel], max_tokens: int, system: str | None = None) -> None:
+        self.models = models
+        self.speaker = next(iter(models))
+        super().__init__(InprocessRunner(models[self.speaker]), max_tokens, system)
+        self.speakers: list[str] = []
+
+    def use(self, name: str) -> None:
+        """Answer the next turns with model `name` (loaded now if needed; the conversation is kept)."""
+        from ..serve.runtime import load
+
+        load(self.models[name])
+        self.speaker, self.runner = name, InprocessRunner(self.models[name])
+
+    def ask(self, prompt: str, write: Callable[[str], None]) -> TrialTiming:
+        self.speakers.append(self.speaker)
+        return super().ask(prompt, write)
+
+    def history(self) -> pd.DataFrame:
+        """The last answers, newest first: model, ttft_ms, decode_tps, output_tokens, e2e_ms, finish."""
+        rows = [{"model": speaker, "ttft_ms": t.ttft_ms, "decode_tps": t.decode_tps, "output_tokens": t.output_tokens,
+                 "prompt_tokens": t.prompt_tokens, "e2e_ms": t.e2e_ms, "finish": t.finish_reason or t.error}
+                for speaker, t in zip(self.speakers, self.answers)]
+        return pd.DataFrame(rows[::-1][:HISTORY_SIZE], columns=["model", "ttft_ms", "decode_tps", "output_tokens",
+                                                                 "prompt_tokens", "e2e_ms", "finish"])
+
+
+def _alias(model: IModel) -> str:
+    return model.alias or model.id  # the name the attendee chose, not the variant id (`alias:1`)
+
+
+def chat_playground(model: IModel | Sequence[IModel], prompt: str, max_tokens: int = 128,
+                    system: str | None = None) -> Playground:
+    """Answer `prompt` right away with the (first) model, streaming, with TTFT and tok/s; when live, keep chatting
+    in a text box, choosing among `model`s (a model is loaded when first chosen), with the last answers' timings
+    in a table under the box. Headless, the answer streams to stdout followed by its timing line.
+    The first model must be loaded."""
+    from .cells import show
+
+    models = [model] if not isinstance(model, Sequence) else list(model)
+    playground = Playground({_alias(m): m for m in models}, max_tokens, system)
     if not is_live():
-        print(f"you: {prompt}\n{speaker}: ", end="", flush=True)
+        print(f"you: {prompt}\n{playground.speaker}: ", end="", flush=True)
         timing = playground.ask(prompt, lambda text: print(text, end="", flush=True))
         print(f"\n[{timing_line(timing)}]")
         return playground
@@ -177,19 +192,24 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
 
     conversation = w.Output(layout=w.Layout(border="1px solid #ccc", padding="4px", max_height="320px",
                                             overflow="auto"))
-    stats = w.HTML()
+    stats, history = w.HTML(), w.HTML()
     text = w.Textarea(placeholder="Your message, then click Send",
                       layout=w.Layout(width="95%", height="60px"))
     send, reset = w.Button(description="Send", button_style="primary"), w.Button(description="New chat")
     length = w.IntSlider(value=max_tokens, min=8, max=512, step=8, description="max tokens")
+    chooser = w.Dropdown(options=list(playground.models), value=playground.speaker, description="Model")
 
     def answer(message: str) -> None:
         playground.max_tokens = length.value
-        conversation.append_stdout(f"\nyou: {message}\n{speaker}: ")
+        if chooser.value != playground.speaker:
+            stats.value = f"loading {html.escape(chooser.value)}…"
+            playground.use(chooser.value)
+        conversation.append_stdout(f"\nyou: {message}\n{playground.speaker}: ")
         stats.value = "generating…"
         timing = playground.ask(message, conversation.append_stdout)
         conversation.append_stdout("\n")
         stats.value = f"<code>{html.escape(timing_line(timing))}</code>"
+        history.value = show(playground.history(), caption="Last answers, newest first").to_html()
 
     def on_send(_: Any) -> None:
         message, text.value = text.value.strip(), ""
@@ -202,7 +222,7 @@ def chat_playground(model: IModel, prompt: str, max_tokens: int = 128, system: s
 
     send.on_click(on_send)
     reset.on_click(on_reset)
-    _show(w.VBox([conversation, stats, text, w.HBox([send, reset, length])]))
+    _show(w.VBox([chooser, conversation, stats, text, w.HBox([send, reset, length]), history]))
     answer(prompt)
     return playground
 

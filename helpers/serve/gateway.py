@@ -54,6 +54,15 @@ class Front(ThreadingHTTPServer):
         self._lock = threading.Lock()
         threading.Thread(target=self.serve_forever, name="foundry-lab-front", daemon=True).start()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (the openai client closing its keep-alive connection) is not an error worth a
+        traceback on the attendee's screen; anything else is reported as http.server does."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"

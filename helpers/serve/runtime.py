@@ -234,22 +234,34 @@ def load(model: "IModel", *, check_memory: bool = True, threads: int | None = No
 
 
 UNLOAD_WAIT_S = 5.0
+STILL_IN_USE = "still using it"
 
 
-def unload(model: "IModel") -> None:
-    """Free the model's memory (no-op when not loaded).
+def unload(model: "IModel") -> float:
+    """Free the model's memory (no-op when not loaded); returns the seconds spent waiting for the web service to
+    release the model (0.0 when the first attempt succeeded).
 
     The web service releases its session a moment after a response has ended (observed: up to ~0.2 s); until
-    then the runtime refuses with "session(s) still using it", so that refusal is retried for UNLOAD_WAIT_S.
+    then the runtime refuses with "session(s) still using it", so that refusal is retried for UNLOAD_WAIT_S. The
+    native runtime also prints each refusal as an "[error]" line on stderr: those lines are held back
+    (`serve.native_stderr`) and shown only when the retry fails too.
     """
+    from .native_stderr import held_back
+
     deadline = time.monotonic() + UNLOAD_WAIT_S
-    while model.is_loaded:
-        try:
-            model.unload()
-        except Exception as exc:  # noqa: BLE001 - the SDK raises its own exception type
-            if "still using it" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    started = time.monotonic()
+    waited = False
+    with held_back(lambda line: STILL_IN_USE in line) as held:
+        while model.is_loaded:
+            try:
+                model.unload()
+            except Exception as exc:  # noqa: BLE001 - the SDK raises its own exception type
+                if STILL_IN_USE not in str(exc) or time.monotonic() > deadline:
+                    held.drop = False
+                    raise
+                waited = True
+                time.sleep(0.05)
+    return time.monotonic() - started if waited else 0.0
 
 
 def model_dir(model: "IModel", runtime: LabRuntime | None = None) -> Path | None:

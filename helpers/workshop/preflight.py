@@ -6,12 +6,14 @@ in-process and over HTTP. Each failure comes with the fix. Used by `python -m he
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from ..core.config import resolve_prompt_set
 from ..core.errors import error_text
+from ..core.progress import steps
 from ..core.versions import versions
 from ..measure.timing import TrialTiming
 from ..serve import app_service, endpoints, registry, runtime
@@ -33,6 +35,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    seconds: float | None = None  # how long the check took (wall clock); None when it was not timed
 
 
 def target_models(models: list[str] | None = None, offline: bool | None = None) -> list[str]:
@@ -43,11 +46,13 @@ def target_models(models: list[str] | None = None, offline: bool | None = None) 
 
 def _guard(checks: list[Check], name: str, target: str, fix: str, action: Callable[[], str]) -> bool:
     """Run one check, record pass/fail with the error text; never raise."""
+    started = time.perf_counter()
     try:
-        checks.append(Check(name, target, True, action()))
+        detail = action()
+        checks.append(Check(name, target, True, detail, seconds=time.perf_counter() - started))
         return True
     except Exception as exc:  # noqa: BLE001 - every failure becomes a line of the table
-        checks.append(Check(name, target, False, error_text(exc)[:400], fix))
+        checks.append(Check(name, target, False, error_text(exc)[:400], fix, time.perf_counter() - started))
         return False
 
 
@@ -69,8 +74,9 @@ def _answer(timing: TrialTiming) -> str:
     return f"{ttft}{rate}: {timing.text.strip()[:60]!r}"
 
 
-def run(models: list[str] | None = None, http: bool = True, device: str = "auto") -> list[Check]:
-    """Run the checklist; returns every check (nothing raised)."""
+def run(models: list[str] | None = None, http: bool = True, device: str = "auto", progress: bool = False) -> list[Check]:
+    """Run the checklist; returns every check (nothing raised). `progress`: a bar per model saying which step runs
+    (finding, loading, asking in-process, asking over HTTP, unloading), on stderr or as a widget in Jupyter."""
     checks: list[Check] = []
     _guard(checks, "versions", "python + packages", "Re-run setup: `python -m helpers setup`.", _check_versions)
     if not _guard(checks, "runtime", "Foundry Local in-process", "Re-run setup; read the log under .lab/logs.",
@@ -80,14 +86,25 @@ def run(models: list[str] | None = None, http: bool = True, device: str = "auto"
     messages = [{"role": "user", "content": resolve_prompt_set("smoke")[1].prompts[0].text}]
     service = endpoints.app_service_endpoint()
     client = _check_endpoint(checks, rt) if http or service else None
-    for name in target_models(models, rt.offline):
+    names = target_models(models, rt.offline)
+    bar = steps(len(names), "checklist") if progress else None
+    for name in names:
+        say = (lambda action, name=name: bar.doing(name, action)) if bar else _quiet
         if service:
             _check_service_model(checks, service, name, device, messages, client)
         elif endpoints.external_endpoint():  # any other OpenAI-compatible server: its models, not the kit's
             _check_endpoint_model(checks, endpoints.external_endpoint(), name, messages, client)
         else:
-            _check_model(checks, rt, name, device, messages, client)
+            _check_model(checks, rt, name, device, messages, client, say)
+        if bar:
+            bar.done()
+    if bar:
+        bar.close(f"{sum(c.ok for c in checks)} of {len(checks)} checks passed")
     return checks
+
+
+def _quiet(action: str) -> None:
+    """No progress shown."""
 
 
 def _over_http(client: OpenAI, model_id: str) -> OpenAIServerRunner:
@@ -110,8 +127,10 @@ def _check_endpoint(checks: list[Check], rt: runtime.LabRuntime) -> OpenAI | Non
 
 
 def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device: str,
-                 messages: list[dict[str, str]], client: OpenAI | None) -> None:
-    """Find, load, probe in-process and over HTTP, unload one model."""
+                 messages: list[dict[str, str]], client: OpenAI | None,
+                 say: Callable[[str], None] = _quiet) -> None:
+    """Find, load, probe in-process and over HTTP, unload one model; `say` is told each step before it runs."""
+    say("finding")
     try:
         model, choice = runtime.get_model(name, device, rt)
     except Exception as exc:  # noqa: BLE001
@@ -119,16 +138,29 @@ def _check_model(checks: list[Check], rt: runtime.LabRuntime, name: str, device:
                             "Build bundled models with `python -m helpers setup`, or go online for catalog models."))
         return
     checks.append(Check("model found", name, True, model.id + (f" ({choice.message})" if choice.message else "")))
+    say("loading")
     if not _guard(checks, "load", name, "Free memory or pick a smaller model; read the log under .lab/logs.",
                   lambda: f"{runtime.load(model):.2f} s"):
         return
+    say("asking in-process")
     _guard(checks, "answers in-process", name, "Rebuild the model: `python -m helpers setup --force`.",
            lambda: _answer(InprocessRunner(model, choice, rt).chat(messages, max_tokens=PROBE_MAX_TOKENS)))
     if client is not None:
+        say("asking over HTTP")
         _guard(checks, "answers over HTTP", name, "Check that the endpoint lists and serves this model.",
                lambda: _answer(_over_http(client, endpoints.http_model_id(model.id, client)).chat(
                    messages, max_tokens=PROBE_MAX_TOKENS)))
-    runtime.unload(model)
+    say("unloading")
+    _guard(checks, "unload", name, "Close what still uses the model (a notebook kernel, `foundry-lab serve`).",
+           lambda: _unloaded(runtime.unload(model)))
+
+
+def _unloaded(waited_s: float) -> str:
+    """The unload in plain words (the runtime's own refusals while the web service held the model are not shown)."""
+    if not waited_s:
+        return "memory freed"
+    return (f"memory freed after {waited_s:.2f} s: the web service was still closing the HTTP answer's session, "
+            "so the kit waited for it (the runtime's 'cannot unload' refusals meanwhile are expected, not errors)")
 
 
 def _check_endpoint_model(checks: list[Check], endpoint: str, name: str, messages: list[dict[str, str]],
@@ -193,6 +225,22 @@ def as_table(checks: list[Check]) -> pd.DataFrame:
     return table
 
 
+def seconds_per_model(checks: list[Check]) -> pd.DataFrame:
+    """One row per model checked: model, then the seconds each timed step took (`load_s`, `answers_in_process_s`,
+    `answers_over_http_s`, ...; missing when the step did not run), for the claims notebook 00 prints."""
+    import pandas as pd
+
+    rows: dict[str, dict[str, float | str]] = {}
+    for check in checks:
+        if check.seconds is not None and check.check not in _SETUP_CHECKS:
+            column = check.check.lower().replace(" ", "_").replace("-", "_").replace("/", "") + "_s"
+            rows.setdefault(check.target, {"model": check.target})[column] = check.seconds
+    return pd.DataFrame(list(rows.values()))
+
+
+_SETUP_CHECKS = {"versions", "runtime", "endpoint", "endpoint /v1/models"}
+
+
 def main(models: list[str] | None, as_json: bool, http: bool, device: str) -> int:
     """CLI entry: print the table (or JSON); exit code 0 only when every check passed.
 
@@ -202,14 +250,14 @@ def main(models: list[str] | None, as_json: bool, http: bool, device: str) -> in
     import json
 
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        checks = run(models, http=http, device=device)
+        checks = run(models, http=http, device=device, progress=True)
     if as_json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:
-        import pandas as pd
+        from ..present.cells import show
 
-        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
-            print(as_table(checks).to_string(index=False))
+        print(show(as_table(checks)[["result", "check", "target", "detail", "seconds"]],
+                   units={"seconds": "s"}).to_text())
         failed = [c for c in checks if not c.ok]
         print(f"\n{len(checks) - len(failed)} passed, {len(failed)} failed")
     return 0 if all(c.ok for c in checks) else 1

@@ -1,13 +1,16 @@
-"""Notebooks 00, 03 and 04 in a real JupyterLab, in Chromium, with the widgets on (FOUNDRY_LAB_HEADLESS=0).
+"""Notebooks 00, 01, 03, 04 and 05 in a real JupyterLab, in Chromium, with the widgets on (FOUNDRY_LAB_HEADLESS=0).
 
 What nbval cannot see: that the widgets render in the browser ("Error displaying widget" is what JupyterLab shows
 when the front end cannot display one), that the chat playground answers a question typed into it and sent with
-its button, and that the live benchmark progress counts up to the planned number of requests. The notebooks are
-opened in the workshop's order, 00 → 03 → 04, and every kernel stays alive, as attendees leave them: each kernel
-serves on its own port and says which (no clash on 5273). Screenshots go to the test's temporary folder.
+its button, that the live benchmark progress counts up to the planned number of requests, and what the rendered
+tables show: no raw None, NaN, <NA> or escaped line break in any of them (`cells.raw_values`). The notebooks are
+opened in the workshop's order, 00 → 01 → 03 → 04 → 05, and every kernel stays alive, as attendees leave them:
+each kernel serves on its own port and says which (no clash on 5273). Notebook 01 picks one model; 03, 04 and 05
+are given no `MODELS` and must run that pick (the pick file lives in the test's temporary folder). Screenshots go
+to the test's temporary folder.
 
-The notebooks run from a copy (JupyterLab saves outputs into the files it runs) with one model, injected after
-the cell tagged `parameters` the way papermill does, to keep the run short.
+The notebooks run from a copy (JupyterLab saves outputs into the files it runs) with short settings injected
+after the cell tagged `parameters` the way papermill does, to keep the run short.
 """
 from __future__ import annotations
 
@@ -20,29 +23,30 @@ import pytest
 
 from helpers.core import paths
 from helpers.core.config import resolve_prompt_set
+from helpers.present import cells
 from tests.browser.jupyterlab import NotebookPage, chromium, failures, kernel_env, lab_server, output_text
+from tests.notebook_run import with_parameters
 
 pytestmark = pytest.mark.browser
 
 MODEL = "smollm2-135m-instruct-int4"
 QUESTION = "Name one planet of the solar system."
-NOTEBOOK_RUN_S = 420.0
+NOTEBOOK_RUN_S = 600.0
 WEB_SERVICE_LINE = re.compile(r"Web service: http://127\.0\.0\.1:(\d+)/v1 is this process's own")
-PARAMETERS = {
+PICKED = f"models: {MODEL} (picked in notebook 01"
+PARAMETERS = {  # 03, 04 and 05 get no MODELS: they run the pick of 01
     "00_setup_check.ipynb": {"MODELS": [MODEL]},
-    "03_run_and_probe.ipynb": {"MODELS": [MODEL], "PROMPT_SET": "smoke", "MAX_TOKENS": 24},
-    "04_benchmark.ipynb": {"MODELS": [MODEL], "PROMPT_SET": "smoke", "ROUNDS": 2, "WARMUP": 1, "MAX_TOKENS": 24},
+    "01_list_models.ipynb": {"MODELS": [MODEL]},
+    "03_run_and_probe.ipynb": {"MAX_TOKENS": 24},
+    "04_benchmark.ipynb": {"PROMPT_SET": "local-inference", "ROUNDS": 1, "WARMUP": 1, "MAX_TOKENS": 24},
+    "05_compare.ipynb": {"MODELS": None, "MAX_PROMPTS": 1, "ROUNDS": 1, "MAX_TOKENS": 32, "JUDGE": MODEL},
 }
+READS_PICKS = "chosen_models" in (paths.REPO_ROOT / "notebooks" / "05_compare.ipynb").read_text()
 
 
 def _with_parameters(source: Path, target: Path, values: dict) -> None:
     """Copy a notebook, adding a cell that sets `values` right after its `parameters` cell (papermill's way)."""
-    notebook = json.loads(source.read_text())
-    index = next(i for i, cell in enumerate(notebook["cells"]) if "parameters" in cell.get("metadata", {}).get("tags", []))
-    lines = [f"{name} = {value!r}\n" for name, value in values.items()]
-    notebook["cells"].insert(index + 1, {"cell_type": "code", "execution_count": None, "id": "injected-parameters",
-                                         "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": lines})
-    target.write_text(json.dumps(notebook, indent=1))
+    target.write_text(json.dumps(with_parameters(json.loads(source.read_text()), values), indent=1))
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +56,11 @@ def lab(tmp_path_factory):
     root = workdir / "notebooks"
     root.mkdir()
     for name, values in PARAMETERS.items():
-        # the benchmark's run folder goes to the temporary folder too, not into the repository's reports/
-        extra = {"OUT_DIR": str(workdir / "run")} if name.startswith("04") else {}
+        # the runs' folders go to the temporary folder too, not into the repository's reports/
+        extra = {"OUT_DIR": str(workdir / name.split("_")[0])} if name.startswith(("04", "05")) else {}
         _with_parameters(paths.REPO_ROOT / "notebooks" / name, root / name, {**values, **extra})
-    env = kernel_env(FOUNDRY_LAB_HEADLESS="0", FOUNDRY_LAB_PORT="0", MPLBACKEND="module://matplotlib_inline.backend_inline")
+    env = kernel_env(FOUNDRY_LAB_HEADLESS="0", FOUNDRY_LAB_PORT="0", MPLBACKEND="module://matplotlib_inline.backend_inline",
+                     FOUNDRY_LAB_PICKS=str(workdir / "picks.json"))
     with lab_server(root, env, workdir) as server, chromium() as browser:
         yield server, browser
 
@@ -70,6 +75,16 @@ def _run(lab, name: str, shots: Path) -> tuple[NotebookPage, list[dict]]:
     problems = failures(cells)
     assert not problems, f"{name} in the browser:\n" + "\n".join(problems) + f"\n(server log: {server.log})"
     return page, cells
+
+
+def _raw_values_in_tables(page: NotebookPage) -> list[str]:
+    """Every rendered table (outputs and widgets) that shows a raw None, NaN, <NA> or escaped line break."""
+    tables = page.page.locator(".jp-OutputArea-output table").all_inner_texts()
+    return [f"{sorted(set(raw))} in {text[:300]!r}" for text in tables if (raw := cells.raw_values(text))]
+
+
+def _text(cells_: list[dict]) -> str:
+    return "\n".join(output_text(o) for cell in cells_ for o in cell["outputs"])
 
 
 def _served_port(cells: list[dict]) -> int:
@@ -89,8 +104,17 @@ def test_notebook_00_checks_pass_with_its_own_web_service(lab, tmp_path):
     assert any("Ready for the workshop" in output_text(o) for cell in cells for o in cell["outputs"])
 
 
+def test_notebook_01_saves_the_pick_for_the_later_notebooks(lab, tmp_path):
+    page, cells = _run(lab, "01_list_models.ipynb", tmp_path)
+    assert "saved to" in _text(cells) and "for notebooks 03, 04 and 05" in _text(cells)
+    assert page.page.locator(".widget-select-multiple").count() >= 1, "no model picker rendered in notebook 01"
+    assert _raw_values_in_tables(page) == []
+
+
 def test_notebook_03_playground_answers_a_typed_question(lab, tmp_path):
     page, cells = _run(lab, "03_run_and_probe.ipynb", tmp_path)
+    assert PICKED in _text(cells), "notebook 03 should run the model picked in notebook 01"
+    assert _raw_values_in_tables(page) == []
     SERVED_PORTS["03"] = _served_port(cells)
     assert SERVED_PORTS["03"] != SERVED_PORTS.get("00"), "two live kernels must not share (or fight over) a port"
     box = page.page.get_by_placeholder("Your message, then click Send")
@@ -119,8 +143,10 @@ def test_notebook_03_playground_answers_a_typed_question(lab, tmp_path):
 
 def test_notebook_04_live_progress_reaches_the_planned_count(lab, tmp_path):
     page, cells = _run(lab, "04_benchmark.ipynb", tmp_path)
+    assert PICKED in _text(cells), "notebook 04 should run the model picked in notebook 01"
+    assert _raw_values_in_tables(page) == []
     values = PARAMETERS["04_benchmark.ipynb"]
-    planned = len(values["MODELS"]) * (values["WARMUP"] + values["ROUNDS"] * len(resolve_prompt_set("smoke")[1].prompts))
+    planned = values["WARMUP"] + values["ROUNDS"] * len(resolve_prompt_set(values["PROMPT_SET"])[1].prompts)
     for widget_class in ("widget-select-multiple", "widget-toggle-buttons", "widget-hprogress"):
         assert page.page.locator(f".{widget_class}").count() >= 1, f"no {widget_class} rendered in notebook 04"
     progress = page.page.locator(".widget-hprogress").first
@@ -132,3 +158,11 @@ def test_notebook_04_live_progress_reaches_the_planned_count(lab, tmp_path):
     assert "width: 100%" in bar, f"the progress bar should be full at the end: {bar!r}"
     summary = "".join(output_text(o) for cell in cells for o in cell["outputs"])
     assert "Benchmark complete" in summary and "Error displaying widget" not in summary
+
+
+@pytest.mark.xfail(not READS_PICKS, reason="notebook 05 (the quality helper's) does not read the pick of 01 yet: "
+                   "MODELS = picks.chosen_models(MODELS, rt.offline) and cells.show for its tables", run=False)
+def test_notebook_05_runs_the_pick_and_shows_no_raw_values(lab, tmp_path):
+    page, cells = _run(lab, "05_compare.ipynb", tmp_path)
+    assert PICKED in _text(cells), "notebook 05 should run the model picked in notebook 01"
+    assert _raw_values_in_tables(page) == []

@@ -137,6 +137,10 @@ def main() -> None:
         print(f"No converter environment at {convert.converter_python()}: the bare onnxruntime-genai loop is skipped.")
         engines.remove("genai")
     rt = runtime.start(quiet=True)
+    unknown = [name for name in models if name not in rt.bundled]
+    if unknown:
+        raise SystemExit(f"--models: {', '.join(unknown)} not among the bundled models ({', '.join(sorted(rt.bundled))}); "
+                         "run `python -m helpers setup` first if that list is empty")
     folders = {name: rt.bundled[name].path for name in models}
     bandwidth = roofline.machine_bandwidth(refresh=True)  # measured again; the best reading on this machine is kept
     per_token_mb = {name: roofline.weights_read_mb(folder) for name, folder in folders.items()}

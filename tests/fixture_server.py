@@ -259,11 +259,12 @@ class _ChatHandler(OpenAIWire):
         self._send_final_chunk(finish_reason)
         closing = self._token_deadline(received, n_tokens - 1) + script.tail_s  # the stream ends tail_s later
         self._wait_until(closing)
+        # Noted before the last events are written: a client may see [DONE] before this thread runs again.
+        received.completed = self._sending_at(received, closing)
         if send_usage:
             self.send_event({**self._chunk_envelope(), "choices": [],
                              "usage": script.usage_report(n_tokens, received.cached), **self._extras(received)})
         self.send_event("[DONE]")
-        received.completed = self._sending_at(received, closing)
         self.end_chunked()
 
     def _chunk_envelope(self) -> dict[str, Any]:

@@ -38,6 +38,35 @@ def test_a_cut_answer_is_never_scored_complete():
     assert scoring.is_truncated({"output_tokens": 64, "max_tokens": 64})
 
 
+# Answers the main job's SmolLM2 135M really gave (2026-12-03), cut at the cap while repeating themselves.
+LOOPS = [
+    ("local-benefits", "1. **Privacy**: Data stays on the device.\n2. **Cost**: " + ".1" * 120),
+    ("python-square", 'def square(n):\n    """Return n squared.\n\n' + "    Raises:\n        ValueError: If the input "
+     "is a non-integer.\n\n" * 8),
+    ("quantization-effect", "Quantization makes models smaller.\n3. **Data standardization**: "
+     + "data standardization, " * 30),
+]
+
+
+@pytest.mark.parametrize("prompt_id, text", LOOPS)
+def test_an_answer_cut_while_looping_is_a_failure_not_an_incomplete_one(prompt_id, text):
+    scores = scoring.score_answers(pd.DataFrame({"model": ["a"], "prompt_id": [prompt_id], "text": [text],
+                                                 "finish_reason": ["length"]}), LOCAL)
+    assert scores.loc[0, "looped"] and not scores.loc[0, "truncated"]
+    assert scores.loc[0, "quality_score"] == 1
+    assert "repeated themselves until the cap" in scoring.cut_note(scores)
+
+
+def test_a_long_answer_cut_mid_list_is_cut_not_looped():
+    text = ("1. **Privacy**: your data never leaves the device, which matters for health records and contracts.\n"
+            "2. **Latency**: no network round trip, so answers start sooner on a slow connection.\n"
+            "3. **Cost**: there is no per-token bill; the hardware you already own does the work, and you can")
+    scores = scoring.score_answers(pd.DataFrame({"model": ["a"], "prompt_id": ["local-benefits"], "text": [text],
+                                                 "finish_reason": ["length"]}), LOCAL)
+    assert scores.loc[0, "truncated"] and not scores.loc[0, "looped"]
+    assert "1 of 1 answers were cut" in scoring.cut_note(scores)
+
+
 def test_score_verb_writes_scores_beside_the_input(tmp_path, capsys):
     csv = tmp_path / "answers.csv"
     pd.DataFrame({"model": ["x"], "prompt_id": ["rag-definition"], "text": [RIGHT_RAG]}).to_csv(csv, index=False)
@@ -90,6 +119,8 @@ def test_the_report_names_the_scorer_its_accuracy_and_the_cut_answers():
     from helpers.present.report import quality_note
 
     _, measured = calibration.best_scorer()
-    note = quality_note(measured["best"]["scorer"], measured, 2, 45)
+    scores = pd.DataFrame({"truncated": [True, True] + [False] * 43, "looped": [False] * 44 + [True]})
+    note = quality_note(measured["best"]["scorer"], measured, scores)
     assert f"{measured['best']['all']:.0%}" in note and "held-out test" in note and "2 of 45 answers were cut" in note
-    assert "not calibrated" in quality_note("composite", None, 0, 45)
+    assert "1 repeated themselves" in note
+    assert "not calibrated" in quality_note("composite", None, scores.iloc[:0])

@@ -15,7 +15,7 @@ from ..core.errors import ClearError
 from . import calibration, scoring
 
 REQUIRED = ("model", "prompt_id", "text")
-SHOWN = ["model", "prompt_id", "truncated", "facet_score", "rouge_l", "check_score", "code_score", "fact_score",
+SHOWN = ["model", "prompt_id", "truncated", "looped", "facet_score", "rouge_l", "check_score", "code_score", "fact_score",
          "quality_score"]
 
 
@@ -71,7 +71,5 @@ def main(prompts: str | None, answers_csv: str | Path) -> int:
         print(scores[SHOWN].round(2).astype(object).where(scores[SHOWN].notna(), "-").to_string(index=False))
     accuracy = (f"{measured['best']['all']:.0%} of {measured['pairs_file']} pairs ranked right"
                 if measured else "not calibrated yet: run benchmarks/quality_calibration.py")
-    cut = int(scores["truncated"].sum())
-    print(f"\nquality_score: {method} (calibration: {accuracy}); {cut} of {len(scores)} answers cut at the token cap "
-          f"(scored as incomplete).\nwrote {out}")
+    print(f"\nquality_score: {method} (calibration: {accuracy}); {scoring.cut_note(scores)}.\nwrote {out}")
     return 0

@@ -17,7 +17,9 @@ drop rows as in `quality.measured_answers`) and returns one row per answer with 
 `quality_score` (1-5) is the value of the QUALITY scorer (`quality_method` names it): the one with the best
 measured pairwise accuracy on the calibration set (`calibration/accuracy.json`, see `evaluate.calibration`),
 mapped to 1-5. A cut answer (finish reason `length`, `truncated` true, or output_tokens >= max_tokens) is never
-scored as complete: its composite is halved (at most 3 of 5) and `truncated` is true.
+scored as complete: its composite is halved (at most 3 of 5) and `truncated` is true — unless it was cut while
+repeating itself (`degeneration.is_looped`): then more tokens would not have completed it, `looped` is true,
+`truncated` false, and it is a failed answer, quality 1 by every method.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..core.config import Prompt, PromptSet
-from . import checks, code_tests, facts
+from . import checks, code_tests, degeneration, facts
 from .answers import measured_answers
 from .facets import facet_coverage
 from .rouge import rouge_l
@@ -42,7 +44,7 @@ TO_QUALITY: dict[str, Callable[[float], float]] = {
     "facet_score": lambda v: v, "judge_score": lambda v: v,
     **{name: (lambda v: 1 + 4 * v) for name in ("rouge_l", "check_score", "code_score", "fact_score", "composite")},
 }
-SCORE_COLUMNS = ["model", "prompt_id", "text", "truncated", *SCORER_COLUMNS, "checks_failed", "facts_stated",
+SCORE_COLUMNS = ["model", "prompt_id", "text", "truncated", "looped", *SCORER_COLUMNS, "checks_failed", "facts_stated",
                  "facts_missing", "facts_contradicted", "facts_invented", "novel_words", "facts_detail", "code_detail", "quality_score",
                  "quality_method"]
 
@@ -74,7 +76,10 @@ def _composite(fact_value: float | None, check_value: float | None, code_value: 
 
 def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str, object]:
     """Every scorer's value for one answer (see the module table; None where the prompt lacks what a scorer
-    needs), the failed checks and each fact's status."""
+    needs), the failed checks and each fact's status. A cut answer that loops gets looped true, truncated false
+    and composite 0."""
+    looped = truncated and degeneration.is_looped(text)
+    truncated = truncated and not looped
     coverage = facet_coverage(text, prompt.facets)
     check_results = checks.run_checks(text, prompt)
     check_value = sum(r.passed for r in check_results) / len(check_results) if check_results else None
@@ -90,8 +95,11 @@ def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str
         composite = max(0.0, composite - NOVEL_WORD_COST * min(len(novel), NOVEL_WORDS_COUNTED))
         if truncated:
             composite *= TRUNCATED_FACTOR
+        if looped:
+            composite = 0.0
     return {
         "truncated": truncated,
+        "looped": looped,
         "facet_score": coverage.score,
         "rouge_l": rouge_l(text, prompt.reference) if prompt.reference else None,
         "check_score": check_value,
@@ -111,7 +119,9 @@ def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str
 
 def quality_value(scores: dict[str, object] | pd.Series, method: str) -> float | None:
     """The 1-5 quality score of one scored answer by `method` (a SCORER_COLUMNS name or judge_score); falls back
-    to the composite where that scorer has no value for the prompt."""
+    to the composite where that scorer has no value for the prompt; 1 for an answer that looped."""
+    if bool(scores.get("looped", False)):
+        return 1.0
     for name in (method, DEFAULT_QUALITY_SCORER):
         value = scores.get(name)
         if value is not None and not pd.isna(value):
@@ -143,3 +153,17 @@ def score_answers(answers: pd.DataFrame, prompt_set: PromptSet, judged: pd.DataF
     table["quality_score"] = pd.array([quality_value(row, method) for _, row in table.iterrows()], dtype="Float64")
     table["quality_method"] = method
     return table
+
+
+def cut_note(scores: pd.DataFrame) -> str:
+    """How many of the scored answers were cut at the token cap (scored as incomplete) and how many looped (scored
+    as failures), as one clause for reports and the score verb."""
+    n = len(scores)
+    cut = int(scores["truncated"].astype(bool).sum()) if "truncated" in scores else 0
+    looped = int(scores["looped"].astype(bool).sum()) if "looped" in scores else 0
+    text = (f"{cut} of {n} answers were cut at the token cap and scored as incomplete (at most 3 of 5)" if cut
+            else f"none of the {n} answers was cut at the token cap while still answering")
+    if looped:
+        text += (f"; {looped} repeated themselves until the cap (a loop more tokens would not end) and were scored "
+                 "as failures (1 of 5)")
+    return text

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..bench.markdown import SUMMARY_COLUMNS, format_value, markdown_table
-from ..evaluate import compare
+from ..evaluate import compare, scoring
 from ..measure.roofline import EXPLANATION, bandwidth_summary
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
                    *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]
 VALUE_COLUMNS = ["model", "params_b", "license", *(d.column for d in compare.DIMENSIONS.values() if d.column != "license_score")]
-QUALITY_DETAIL = ["quality_ci_low", "quality_ci_high", "n_cut"]  # beside the values: the quality CI, answers cut
+QUALITY_DETAIL = ["quality_ci_low", "quality_ci_high", "n_cut", "n_looped"]  # beside the values: the quality CI, answers cut
 
 
 def value_table(ranked: pd.DataFrame) -> pd.DataFrame:
@@ -63,17 +63,20 @@ def _price_text(estimate: pd.DataFrame) -> str:
     return f"in {currency} at {price:.2f} {currency}/kWh"
 
 
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:]
+
+
 def quality_intro(selection: Selection) -> str:
     """What the quality score is: the scorer, its measured accuracy, how many answers were cut, the CI."""
     scores = selection.scores
-    n_cut = int(scores["truncated"].sum()) if "truncated" in scores else 0
     measured = ("measured on the labelled pairs of calibration/pairs.jsonl (a pair is right when the better answer "
                 "scores higher; ties are not right; dev = pairs the scorers' author read, test = held out)"
                 if selection.calibration else "not yet measured: run benchmarks/quality_calibration.py")
     return (f"`quality_score` (1-5) is the **{selection.quality_method}** scorer, chosen as the best of every scorer "
             f"below, {measured}. `mean_quality_score` weighs each prompt once; `quality_ci_low`-`quality_ci_high`: "
-            f"its 95% bootstrap interval over prompts. {n_cut} of {len(scores)} answers were cut at the token cap "
-            "(`n_cut`): they are scored as incomplete (at most 3 of 5). Facet coverage (substring heuristic) and "
+            f"its 95% bootstrap interval over prompts. {_sentence(scoring.cut_note(scores))} (`n_cut`, `n_looped`). "
+            "Facet coverage (substring heuristic) and "
             "ROUGE-L (word overlap with the reference) are shown for comparison: both are blind to meaning.")
 
 

@@ -107,7 +107,7 @@ def quality_tables(run: BenchmarkRun, prompt_set: PromptSet, judged: pd.DataFram
     return scores, table
 
 
-def quality_note(method: str, measured: dict | None, n_cut: int, n_answers: int) -> str:
+def quality_note(method: str, measured: dict | None, scores: pd.DataFrame) -> str:
     """The sentence the recommendation ends with: which scorer the quality score is, its measured pairwise accuracy
     on the calibration set, and how many answers were cut."""
     if measured is None:
@@ -118,9 +118,7 @@ def quality_note(method: str, measured: dict | None, n_cut: int, n_answers: int)
         accuracy = (f"it ranks {overall['all']['right']} of {overall['all']['n']} labelled calibration pairs right "
                     f"({overall['all']['accuracy']:.0%}; dev {overall['dev']['accuracy']:.0%}, held-out test "
                     f"{overall['test']['accuracy']:.0%})")
-    cut = (f"{n_cut} of {n_answers} answers were cut at the token cap and scored as incomplete"
-           if n_cut else f"none of the {n_answers} answers was cut at the token cap")
-    return f"Quality score: {method} ({accuracy}); {cut}."
+    return f"Quality score: {method} ({accuracy}); {scoring.cut_note(scores)}."
 
 
 def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts: float = energy.DEFAULT_WATTS,
@@ -139,7 +137,7 @@ def select(run: BenchmarkRun, weights: Mapping[str, float] | None = None, watts:
     table = compare.comparison_table(run.summary, quality_table, models)
     resolved = compare.resolve_weights(weights)
     ranked = compare.gated_ranking(table, gates, resolved)
-    note = quality_note(method, measured, int(scores["truncated"].sum()) if not scores.empty else 0, len(scores))
+    note = quality_note(method, measured, scores)
     selection = Selection(
         run=run, prompt_set=prompt_set, scores=scores,
         quality=quality_table if quality_table is not None else pd.DataFrame(),

@@ -34,6 +34,7 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "plots": "helpers.present.plots",
     "preflight": "helpers.workshop.preflight",
     "probe": "helpers.workshop.probe",
+    "quality_view": "helpers.present.quality_view",
     "registry": "helpers.serve.registry",
     "render": "helpers.present.render",
     "report": "helpers.bench",

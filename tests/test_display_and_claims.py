@@ -129,3 +129,19 @@ def test_the_pick_carries_forward_with_the_defaults_as_fallback(tmp_path, monkey
     with pytest.raises(ValueError, match="at least one model"):
         picks.save([])
     assert json.loads(json.dumps(picks.load()[1]))  # the note is plain text
+
+
+def test_a_notebook_s_own_defaults_come_before_the_world_s(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(picks.PICKS_ENV, str(tmp_path / "picks.json"))
+    ladder = ["smollm2-135m-instruct-int4", "qwen2.5-coder-1.5b-instruct-int4"]
+    assert picks.chosen_models(None, offline=True, defaults=ladder) == ladder
+    assert "this notebook's defaults: no pick saved yet" in capsys.readouterr().out
+    picks.save(["qwen2.5-coder-0.5b-instruct-int4"], "cpu")
+    assert picks.chosen_models(None, offline=True, defaults=ladder) == ["qwen2.5-coder-0.5b-instruct-int4"]
+    assert "picked in notebook 01" in capsys.readouterr().out  # the pick wins over the notebook's defaults
+    assert picks.chosen_models(None, offline=True, known=set(), defaults=ladder, quiet=True) == ladder
+
+
+def test_scored_answers_are_marked_cut_from_their_truncated_flag():
+    scores = pd.DataFrame({"text": ["Done.", "Cut mid-", None], "truncated": pd.array([False, True, pd.NA], "boolean")})
+    assert list(cells.answers(scores, 64)) == ["Done.", "Cut mid- [cut: reached max_tokens=64]", "(empty answer)"]

@@ -1,7 +1,7 @@
 """Every notebook's words match what its run puts on screen.
 
 Static: no markdown cell of the workshop notebooks states a measured figure or ordering (`claims.prose_problems`).
-Executed: notebooks 00, 03 and 04 run headless (nbclient, a short run of two models injected after the
+Executed: notebooks 00, 03, 04 and 05 run headless (nbclient, a short run of two models injected after the
 `parameters` cell, the pick file in a temporary folder); then every claim they printed is checked against the
 table it names as that table was displayed (`claims.problems`), and no displayed table shows a raw None, NaN,
 <NA> or escaped line break (`cells.raw_values`). The checks themselves are tested in test_display_and_claims.py.
@@ -18,12 +18,13 @@ from helpers.present import cells, claims
 from tests.notebook_run import with_parameters
 
 OWNED = ["00_setup_check", "01_list_models", "02_download_and_cache", "03_run_and_probe", "04_benchmark",
-         "06_bring_your_own_model"]
+         "05_compare", "06_bring_your_own_model"]
 TWO = ["smollm2-135m-instruct-int4", "qwen2.5-coder-0.5b-instruct-int4"]
 RUNS = {
     "00_setup_check": {"MODELS": TWO},
     "03_run_and_probe": {"MODELS": TWO, "MAX_TOKENS": 48},
     "04_benchmark": {"MODELS": TWO, "ROUNDS": 1, "MAX_TOKENS": 48},
+    "05_compare": {"MODELS": TWO, "MAX_PROMPTS": 1, "ROUNDS": 1, "JUDGE": TWO[0]},
 }
 RUN_S = 900
 
@@ -54,7 +55,7 @@ def test_executed_notebook_says_what_its_tables_show(name, tmp_path, monkeypatch
 
     monkeypatch.setenv("FOUNDRY_LAB_PICKS", str(tmp_path / "picks.json"))
     monkeypatch.setenv("FOUNDRY_LAB_HEADLESS", "1")
-    values = RUNS[name] | ({"OUT_DIR": str(tmp_path / "run")} if name.startswith("04") else {})
+    values = RUNS[name] | ({"OUT_DIR": str(tmp_path / "run")} if name.startswith(("04", "05")) else {})
     notebook = nbformat.reads(json.dumps(with_parameters(_notebook(name), values)), as_version=4)
     NotebookClient(notebook, timeout=RUN_S, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()

@@ -66,7 +66,7 @@ def cut_note(finish_reason: str | None, max_tokens: int | None) -> str:
     """Why an answer ended early, or "" when the model finished it ("stop")."""
     if finish_reason == "length":
         return f"[cut: reached max_tokens={max_tokens}]" if max_tokens else "[cut: reached the token limit]"
-    if finish_reason in (None, "", "stop"):
+    if not isinstance(finish_reason, str) or finish_reason in ("", "stop"):  # missing (None, NaN): not cut
         return ""
     return f"[ended: {finish_reason}]"
 
@@ -77,7 +77,7 @@ def answer_cell(text: str | None, finish_reason: str | None = None, max_tokens: 
     if error:
         return f"no answer: {error}"
     note = cut_note(finish_reason, max_tokens)
-    body = (text or "").strip() or "(empty answer)"
+    body = (text if isinstance(text, str) else "").strip() or "(empty answer)"
     return f"{body} {note}" if note else body
 
 
@@ -154,10 +154,15 @@ _TEXT_COLUMNS = {"answer", "text", "warnings", "detail", "fix", "verdict", "judg
 
 def answers(frame: pd.DataFrame, max_tokens: int | None, *, text: str = "text", finish: str = "finish_reason",
             error: str = "error") -> pd.Series:
-    """Each row's answer as `answer_cell` shows it (whole text, marked when cut), from a trials or probe frame."""
+    """Each row's answer as `answer_cell` shows it (whole text, marked when cut), from a trials or probe frame, or
+    a scores frame (`evaluate.scoring.score_answers`), whose boolean `truncated` stands for the finish reason."""
     errors = frame[error] if error in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+    if finish in frame.columns:
+        reasons = frame[finish]
+    else:
+        reasons = frame["truncated"].map(lambda cut: "length" if not pd.isna(cut) and bool(cut) else None)
     return pd.Series([answer_cell(t, f, max_tokens, e if isinstance(e, str) else None)
-                      for t, f, e in zip(frame[text], frame[finish], errors)], index=frame.index)
+                      for t, f, e in zip(frame[text], reasons, errors)], index=frame.index)
 
 
 def side_by_side(frame: pd.DataFrame, models: list[str], max_tokens: int | None, *, prompt: str = "prompt_id",

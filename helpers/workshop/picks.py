@@ -59,10 +59,11 @@ def load() -> tuple[Picks | None, str]:
 
 
 def chosen_models(models: list[str] | None = None, offline: bool | None = None, known: set[str] | None = None,
-                  quiet: bool = False) -> list[str]:
+                  quiet: bool = False, defaults: list[str] | None = None) -> list[str]:
     """The models a notebook runs: `models` when given (the parameters cell), else the saved pick restricted to
-    `known` (default: the models this machine can run, `runtime.local_models`/the catalog), else the defaults
-    (`preflight.target_models`). Prints where the list came from unless `quiet`."""
+    `known` (default: the models this machine can run, `runtime.local_models`/the catalog), else `defaults` (a
+    notebook's own list, e.g. notebook 05's size ladder), else the world's defaults (`preflight.target_models`).
+    Prints where the list came from unless `quiet`."""
     from .preflight import target_models
 
     if models:
@@ -75,8 +76,9 @@ def chosen_models(models: list[str] | None = None, offline: bool | None = None, 
         if usable:
             chosen, source = usable, note + (f"; not available here, left out: {', '.join(dropped)}" if dropped else "")
         else:
-            chosen = target_models(None, offline)
-            source = "the defaults (models.json): " + (note if picks is None else
+            chosen = list(defaults) if defaults else target_models(None, offline)
+            where = "this notebook's defaults" if defaults else "the defaults (models.json)"
+            source = f"{where}: " + (note if picks is None else
                                                        f"none of the picked models is available here ({note})")
     if not quiet:
         print(f"models: {', '.join(chosen)} ({source})")

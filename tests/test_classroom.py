@@ -228,7 +228,6 @@ def real_runs(tmp_path_factory):
     return folders
 
 
-@pytest.mark.cli
 def test_share_writes_a_bundle_with_nothing_personal(real_runs, tmp_path):
     out = tmp_path / "mine.share.json"
     done = subprocess.run([sys.executable, "-m", "helpers", "share", str(real_runs[0]), "--out", str(out),
@@ -260,7 +259,6 @@ def test_the_class_report_merges_real_runs_with_synthetic_ones(real_runs, tmp_pa
     assert class_report.write(report, tmp_path / "out").read_text().startswith("# Class report: 23 machines")
 
 
-@pytest.mark.cli
 def test_share_to_a_collector_from_the_command_line(real_runs, running_collector, tmp_path):
     def share(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "helpers", "share", str(real_runs[1]), "--out",

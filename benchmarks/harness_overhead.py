@@ -37,7 +37,7 @@ from helpers.bench.targets import timed_chat
 from helpers.core.config import resolve_prompt_set
 from helpers.measure.recorder import TrialRecorder
 from helpers.measure.stats import median_ci95
-from helpers.measure.timing import _record_text
+from helpers.measure.timing import record_sdk_text
 from helpers.serve import endpoints, runtime
 from helpers.serve.runners import InprocessRunner, KitServiceRunner, OpenAIServerRunner, Runner
 from tests.fixture_server import Script, serve
@@ -128,7 +128,7 @@ def inprocess_work_per_token_us(tokens: int = 200_000) -> float:
     recorder.begin()
 
     def per_item() -> None:
-        _record_text(item, recorder)
+        record_sdk_text(item, recorder)
 
     return min(timeit.repeat(per_item, number=tokens, repeat=3)) / tokens * 1e6
 

@@ -21,7 +21,8 @@ os.environ.setdefault("FOUNDRY_LAB_PORT", "0")
 
 SMOL = "smollm2-135m-instruct-int4"
 TIERS = ("browser", "notebook", "model", "cli", "unit")
-MODEL_FIXTURES = frozenset({"lab", "smol", "served_smol", "app_service_url", "real_home"})  # real_home: builds
+# real_home: builds; real_runs (test_classroom): benchmarks SmolLM2 in child processes, before the unit guard runs
+MODEL_FIXTURES = frozenset({"lab", "smol", "served_smol", "app_service_url", "real_home", "real_runs"})
 PATH_TIERS = {"tests/field/test_bench_paths.py": "cli"}  # modules whose tests (nearly) all run `helpers bench`
 
 

@@ -216,19 +216,20 @@ def test_a_folder_without_bundles_is_one_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
-    """Three small real runs of the bundled SmolLM2 (smoke prompts, 1 round, 16 tokens)."""
+    """Three small real runs of the bundled SmolLM2 (smoke prompts, 1 round, 16 tokens). Without the isolated memory
+    probe (a fresh process per run, ~3 s each): peak_rss_mb is then the run's own sample, which is all a bundle needs;
+    the probe is tested by test_benchmark and test_memory_fit."""
     folders = []
     for index in range(3):
         out = tmp_path_factory.mktemp(f"run{index}")
         done = subprocess.run([sys.executable, "-m", "helpers", "bench", "--models", SMOL, "--prompts", "smoke",
-                               "--rounds", "1", "--warmup", "1", "--max-tokens", "16", "--out", str(out)],
+                               "--rounds", "1", "--warmup", "1", "--max-tokens", "16", "--no-memory-probe", "--out", str(out)],
                               cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         folders.append(out)
     return folders
 
 
-@pytest.mark.cli
 def test_share_writes_a_bundle_with_nothing_personal(real_runs, tmp_path):
     out = tmp_path / "mine.share.json"
     done = subprocess.run([sys.executable, "-m", "helpers", "share", str(real_runs[0]), "--out", str(out),
@@ -260,7 +261,6 @@ def test_the_class_report_merges_real_runs_with_synthetic_ones(real_runs, tmp_pa
     assert class_report.write(report, tmp_path / "out").read_text().startswith("# Class report: 23 machines")
 
 
-@pytest.mark.cli
 def test_share_to_a_collector_from_the_command_line(real_runs, running_collector, tmp_path):
     def share(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "helpers", "share", str(real_runs[1]), "--out",

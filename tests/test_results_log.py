@@ -10,7 +10,9 @@ import pytest
 
 from helpers.bench.results import RESULTS_FILE, read_records
 
-RECORDS = [{"type": "header", "config": {}}, {"type": "trial", "answer": "café → ok"}, {"type": "model_done"}]
+from .test_records import _records
+
+RECORDS = [record.model_dump() for record in _records()[:2]] + [_records()[3].model_dump() | {"text": "café → ok"}]
 
 
 def _log(folder: Path, tail: bytes, middle: bytes = b"") -> Path:
@@ -20,8 +22,8 @@ def _log(folder: Path, tail: bytes, middle: bytes = b"") -> Path:
 
 
 @pytest.mark.parametrize(("tail", "middle", "bad_line"), [
-    (b'{"type": "trial", "answer": "caf\xc3', b"", 4),  # cut inside a multi-byte character: was a UnicodeDecodeError
-    (b'{"type": "trial", "ans', b"", 4),                # cut inside a record
+    (b'{"type": "trial", "text": "caf\xc3', b"", 4),  # cut inside a multi-byte character: was a UnicodeDecodeError
+    (b'{"type": "trial", "te', b"", 4),                # cut inside a record
     (b"", b"{garbage", 2),                              # edited by hand, mid-file
     (b"", b"42", 2),                                    # valid JSON, not a record
 ])

@@ -15,6 +15,7 @@ import pandas as pd
 from ..measure.prompt_cache import MODE_LABELS
 from ..measure.roofline import EXPLANATION, bandwidth_summary
 from ..measure.stats import BOOTSTRAP_RESAMPLES, MIN_N_FOR_CI, MIN_N_FOR_PERCENTILE
+from . import metrics
 from .results import RESULTS_FILE, SUMMARY_CSV
 from .summary import MODEL_STATUSES, BenchmarkRun
 
@@ -161,25 +162,17 @@ def _definitions_section(run: BenchmarkRun) -> str:
 All times come from the client's monotonic clock (`time.perf_counter`), relative to the moment just before the
 request is sent, on the one timed request (never from a second request).
 
+{metrics.markdown_table()}
+
 - **When a trial ends** — **e2e_ms** (end-to-end latency): until the END OF GENERATION, the arrival of the last chunk
   carrying generated text (streamed); without streaming, until the whole reply arrived; for a failed trial, until
   the error. What a server sends after its last token (the usage chunk, `[DONE]`, keep-alives; vLLM may send them
   hundreds of ms later) is not generation: **close_ms**, recorded per trial apart, is the time until the response
   closed (≥ e2e_ms).
-- **ttft_any_ms** (time to first token of any kind): until the first chunk carrying generated text, reasoning or
-  answer. For a model that does not reason it equals ttft_ms.
-- **ttft_ms** (time to first token, TTFT): until the first chunk carrying non-empty *answer* text; a role-only chunk
-  is not a token, and reasoning is not answer text (a `reasoning_content` or `reasoning` field, `<think>…</think>`
-  in the content, the SDK's TextItemType.REASONING). Not available without streaming.
-- **tpot_ms** (time per output token): (e2e − ttft_any) / (output_tokens − 1), the mean time per token after the
-  first, over everything generated (reasoning included). NVIDIA AIPerf calls this "inter token latency".
-- **itl_ms_p50 / itl_ms_p95** (inter-token latency): percentiles of the time between consecutive streamed chunks,
-  pooled over every gap of the model's successful measured trials (vLLM's definition: per gap, not per request).
-  AIPerf's "ITL" is a per-request mean of these gaps, i.e. the kit's TPOT. Not available without streaming.
-- **decode_tps** = (output_tokens − 1) / (e2e − ttft_any): generation speed once the first token is out.
-  **output_tps** = output_tokens / e2e: the overall rate a user sees, including the wait for the first token.
-  Prompt tokens never enter a rate: `total_tokens / latency` is neither of these and is not reported. When a
-  server sends all the text in one chunk there is no decode window: TPOT and decode_tps are missing, with a note.
+- **ttft_ms** is the first non-empty *answer* text: a role-only chunk is not a token, and reasoning is not answer
+  text (a `reasoning_content` or `reasoning` field, `<think>…</think>` in the content, the SDK's
+  TextItemType.REASONING). TTFT, ITL, TPOT and decode_tps are not available without streaming; when a server sends
+  all the text in one chunk there is no decode window: TPOT and decode_tps are missing, with a note.
 - **output tokens** (reasoning included), recorded per trial as `tokens_source` and counted per model in the
   summary. The server's usage report is used when the stream does not contradict it: `usage` (its
   `completion_tokens` counts every generated token, reasoning included: OpenAI's convention) or `usage+reasoning`

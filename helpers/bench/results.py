@@ -1,19 +1,9 @@
 """A run folder's file names, and its results log `results.jsonl`: append-only, one JSON record per line, each flushed and
 fsynced as soon as it exists, so a crash or Ctrl-C keeps every finished trial.
 
-`ResultsLog` is the one writer of results.jsonl; `read_records` reads it back. Record types (field `type`):
-
-- `header`: one per session (the first run and every `--resume`): kit and package versions, system, config and
-  its fingerprint, prompt set (name, fingerprint, prompt ids), target description, machine `load` at the start.
-- `model`: a model was looked up and loaded, or not: `status` (`loaded`, `not_found`, `load_failed`, `load_skipped`), model id,
-  device, execution provider, load_s, disk_mb (MB = 10^6 bytes), context length, ready_wait_s (time spent waiting
-  for a server still loading its model), error.
-- `trial`: one timed request: model, prompt_id, round, warmup, and every field of `TrialTiming.to_record()`.
-- `model_done`: the model's run ended: `peak_rss_mb` (the isolated probe's for a model of this process, with
-  `model_rss_mb`, `rss_baseline_mb`; `memory_method` says which), `process_peak_rss_mb` and `rss_before_mb` (this
-  process), or why memory is not observable; the machine's load during the run (`cpu_busy_pct`, `other_cpu_pct`,
-  `loadavg_1m`).
-- `sweep_level`: one concurrency level of a load sweep, with each of its requests.
+`ResultsLog` is the one writer of results.jsonl; `read_records` reads it back. Each record is one of the typed,
+versioned models of `helpers.bench.records` (field `type`): `header` (one per session), `model` (a model loaded, or
+why not), `trial` (one timed request), `model_done` (memory and machine load of a model's run), `sweep_level`.
 """
 from __future__ import annotations
 
@@ -27,6 +17,7 @@ from typing import Any
 from ..core.api_key import redact
 from ..core.config import READ_ENCODING
 from ..core.errors import ClearError
+from .records import Record, parse_record
 
 RESULTS_FILE = "results.jsonl"  # written by ResultsLog
 SUMMARY_CSV = "summary.csv"  # written by helpers.bench.outputs.write_run_files
@@ -49,10 +40,13 @@ class ResultsLog:
         if ends_mid_line:  # a crash cut the last record short: start the next one on its own line
             self._file.write("\n")
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        self._file.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")  # a key a server echoed
+    def append(self, record: Record) -> dict[str, Any]:
+        """Write one record (built through its model, so complete); returns it as written, as a dict."""
+        data = record.model_dump()
+        self._file.write(redact(json.dumps(data, ensure_ascii=False)) + "\n")  # a key a server echoed
         self._file.flush()
         os.fsync(self._file.fileno())
+        return data
 
     def close(self) -> None:
         self._file.close()
@@ -71,7 +65,9 @@ def _last_byte(path: Path) -> bytes:
 
 
 def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Every record of a run folder's results.jsonl; a line cut short by a crash is skipped with a warning."""
+    """Every record of a run folder's results.jsonl, validated (`helpers.bench.records.parse_record`: every field of
+    its type present, older versions upgraded) and returned as a dict. A line that is not JSON (cut short by a crash)
+    is skipped with a warning; a JSON record that is not valid raises RecordError naming the line and field."""
     path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
         raise RunFolderError(f"{path}: no results log. Run `python -m helpers bench --out {run_dir}` first.")
@@ -85,7 +81,7 @@ def read_records(run_dir: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             record = None
         if isinstance(record, dict) and "type" in record:
-            records.append(record)
+            records.append(parse_record(record, path, number).model_dump())
         else:
             unreadable.append(number)
     if unreadable:

@@ -55,6 +55,17 @@ from ..serve.runners import (
 from . import memory_probe
 from .memory import RSS_INTERVAL_S, PeakRssSampler, system_info
 from .outputs import write_run_files
+from .records import (
+    HeaderRecord,
+    ModelDoneRecord,
+    ModelLoaded,
+    ModelLookupFailed,
+    PromptSetInfo,
+    SweepLevelRecord,
+    SweepRequest,
+    TargetInfo,
+    TrialRecord,
+)
 from .results import RESULTS_FILE, ResultsLog, RunFolderError, read_records, trial_key
 from .settings import BenchConfig, resolve_config
 from .summary import BenchmarkRun, load_run, planned_trials
@@ -165,13 +176,12 @@ class _Session:
             except Exception as exc:  # noqa: BLE001
                 self._lookup_failed(name, "load_failed", exc, work)
                 return
-            self.log.append({
-                "type": "model", "session": self.number, "time": _now(), "model": name, "status": "loaded",
-                "model_id": runner.model_id, "target": self.target.name, "device": runner.device,
-                "device_note": runner.device_note, "execution_provider": runner.execution_provider,
-                "context_length": runner.context_length, "load_s": load_s, "disk_mb": runner.disk_mb(),
-                **runner.threads, "weights_read_mb": runner.weights_read_mb(), "ready_wait_s": runner.ready_wait_s,
-            })
+            self.log.append(ModelLoaded(
+                session=self.number, time=_now(), model=name, model_id=runner.model_id, target=self.target.name,
+                device=runner.device, device_note=runner.device_note, execution_provider=runner.execution_provider,
+                context_length=runner.context_length, load_s=load_s, disk_mb=runner.disk_mb(), **runner.threads,
+                weights_read_mb=runner.weights_read_mb(), ready_wait_s=runner.ready_wait_s,
+            ))
             if runner.device_note:  # e.g. GPU asked for and not available: said where the run was started
                 self.bar.write(f"{name}: {runner.device_note}")
             self._measure(name, runner)
@@ -181,14 +191,13 @@ class _Session:
             load.stop()
             if loaded:
                 duration_s = time.perf_counter() - started
-                self.log.append({
-                    "type": "model_done", "session": self.number, "time": _now(), "model": name,
-                    "peak_rss_mb": memory.peak_mb, "rss_before_mb": memory.before_mb,
-                    "memory_note": EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note,
-                    "duration_s": duration_s, "unload_error": unload_error, "cpu_busy_pct": load.cpu_busy_pct,
-                    "other_cpu_pct": load.other_cpu_pct, "loadavg_1m": load.loadavg_1m,
-                    **self._isolated_memory(name, runner, elsewhere, memory),
-                })
+                done = dict(session=self.number, time=_now(), model=name, peak_rss_mb=memory.peak_mb,
+                            rss_before_mb=memory.before_mb,
+                            memory_note=EXTERNAL_MEMORY_NOTE if elsewhere else self.target.memory_note,
+                            duration_s=duration_s, unload_error=unload_error, cpu_busy_pct=load.cpu_busy_pct,
+                            other_cpu_pct=load.other_cpu_pct, loadavg_1m=load.loadavg_1m)
+                # the isolated probe's peak, when there is one, is the model's peak_rss_mb
+                self.log.append(ModelDoneRecord(**done | self._isolated_memory(name, runner, elsewhere, memory)))
 
     def _isolated_memory(self, name: str, runner: Runner, elsewhere: bool,
                          memory: PeakRssSampler) -> dict[str, Any]:
@@ -230,10 +239,9 @@ class _Session:
         prefix = self._prefix("w" if warmup else "r", round_, prompt)
         self.bar.set_postfix_str(f"{'warm-up' if warmup else f'round {round_ + 1}'}: {prompt.id}")
         timing = self._chat(runner, prompt, prefix)
-        record = {"type": "trial", "session": self.number, "time": _now(), "model": name,
-                  "model_id": runner.model_id, "target": self.target.name, "prompt_id": prompt.id,
-                  "round": round_, "warmup": warmup, "prompt_prefix": prefix, **timing.to_record()}
-        self.log.append(record)
+        record = self.log.append(TrialRecord(
+            session=self.number, time=_now(), model=name, model_id=runner.model_id, target=self.target.name,
+            prompt_id=prompt.id, round=round_, warmup=warmup, prompt_prefix=prefix, **timing.to_record()))
         self.done.add(trial_key(record))
         self.bar.update(1)
         if self.after_trial:
@@ -272,16 +280,15 @@ class _Session:
             pool.shutdown(wait=True)
         self.bar.update(len(planned) - len(finished))
         first = min((timing.start for _, timing in finished), default=0.0)
-        self.log.append({
-            "type": "sweep_level", "session": self.number, "time": _now(), "model": name,
-            "model_id": runner.model_id, "concurrency": concurrency, "planned": len(planned),
-            "max_s": self.config.sweep_max_s, "stopped_by": stopped_by,
-            "wall_s": max((timing.end for _, timing in finished), default=first) - first,
-            "requests": [{"prompt_id": prompt_id, "start_s": timing.start - first, "ok": timing.ok,
-                          "e2e_ms": timing.e2e_ms, "ttft_ms": timing.ttft_ms, "output_tokens": timing.output_tokens,
-                          "finish_reason": timing.finish_reason, "error": timing.error}
-                         for prompt_id, timing in sorted(finished, key=lambda item: item[1].start)],
-        })
+        self.log.append(SweepLevelRecord(
+            session=self.number, time=_now(), model=name, model_id=runner.model_id, concurrency=concurrency,
+            planned=len(planned), max_s=self.config.sweep_max_s, stopped_by=stopped_by,
+            wall_s=max((timing.end for _, timing in finished), default=first) - first,
+            requests=[SweepRequest(prompt_id=prompt_id, start_s=timing.start - first, ok=timing.ok,
+                                   e2e_ms=timing.e2e_ms, ttft_ms=timing.ttft_ms, output_tokens=timing.output_tokens,
+                                   finish_reason=timing.finish_reason, error=timing.error)
+                      for prompt_id, timing in sorted(finished, key=lambda item: item[1].start)],
+        ))
         self.sweeps_done.add((name, concurrency))
 
     def _unload(self, runner: Runner) -> str | None:
@@ -293,23 +300,21 @@ class _Session:
             return error_text(exc)
 
     def _lookup_failed(self, name: str, status: str, exc: Exception, work: int) -> None:
-        self.log.append({"type": "model", "session": self.number, "time": _now(), "model": name, "status": status,
-                         "target": self.target.name, "error": error_text(exc)[:1000]})
+        self.log.append(ModelLookupFailed(session=self.number, time=_now(), model=name, status=status,
+                                          target=self.target.name, error=error_text(exc)[:1000]))
         self.bar.update(work)
 
 
 def _header(config: BenchConfig, plan: dict[str, Any], prompt_name: str, prompt_set: PromptSet,
-            target: Backend, session: int) -> dict[str, Any]:
-    return {
-        "type": "header", "session": session, "created": _now(), "kit_version": kit_version(),
-        "versions": versions(), "system": system_info(), "config": asdict(config), "plan": plan,
-        "config_fingerprint": _fingerprint(plan),
-        "prompt_set": {"name": prompt_name, "fingerprint": prompt_set.fingerprint(),
-                       "prompt_ids": [p.id for p in prompt_set.prompts], "system": prompt_set.system},
-        "target": {"name": target.name, "description": target.description, "memory_note": target.memory_note},
-        "rss_interval_s": RSS_INTERVAL_S, "threads": thread_settings(config), "bandwidth": _bandwidth(),
-        "load": machine_load(),
-    }
+            target: Backend, session: int) -> HeaderRecord:
+    return HeaderRecord(
+        session=session, created=_now(), kit_version=kit_version(), versions=versions(), system=system_info(),
+        config=asdict(config), plan=plan, config_fingerprint=_fingerprint(plan),
+        prompt_set=PromptSetInfo(name=prompt_name, fingerprint=prompt_set.fingerprint(),
+                                 prompt_ids=[p.id for p in prompt_set.prompts], system=prompt_set.system),
+        target=TargetInfo(name=target.name, description=target.description, memory_note=target.memory_note),
+        rss_interval_s=RSS_INTERVAL_S, threads=thread_settings(config), bandwidth=_bandwidth(), load=machine_load(),
+    )
 
 
 def _bandwidth() -> dict[str, Any]:

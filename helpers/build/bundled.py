@@ -250,16 +250,3 @@ def build_bundled(names: list[str] | None = None, force: bool = False) -> list[d
         threads.apply(folder)  # converted models (byom) from before get this machine's setting too
     return results
 
-
-def bundled_status() -> list[dict]:
-    """For each bundled model: where it goes, whether it is built, and whether it is intact and current."""
-    rows = []
-    for bundle in BUNDLED:
-        out = bundle_dir(bundle)
-        manifest = convert.read_manifest(out)
-        rows.append({"name": bundle.name, "display_name": bundle.display_name, "path": str(out),
-                     "built": manifest is not None and (out / "genai_config.json").is_file(),
-                     "up_to_date": convert.is_up_to_date(out, expected_inputs(bundle)),
-                     "size_mb": round(convert.folder_size_mb(out), 1) if out.is_dir() else 0.0})
-    return rows
-

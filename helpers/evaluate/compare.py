@@ -35,18 +35,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from ..bench import metrics
 from ..bench.summary import measured_trials
 from ..core.config import ModelsConfig, SelectionGates, size_class
 from ..measure import run_noise
 from ..serve.registry import find_bundled
 from . import uncertainty
 
-Direction = Literal["lower", "higher"]
+Direction = metrics.Better  # benchmark columns take theirs from helpers.bench.metrics
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ class Dimension:
 
 
 DIMENSIONS: dict[str, Dimension] = {
-    "latency": Dimension("e2e_ms_p95", "lower", "p95 end-to-end latency (ms)"),
-    "throughput": Dimension("decode_tps_median", "higher", "median decode rate (tokens/s)"),
-    "memory": Dimension("peak_rss_mb", "lower", "peak memory, model measured alone (MB)"),
+    "latency": Dimension("e2e_ms_p95", metrics.better("e2e_ms_p95"), "p95 end-to-end latency (ms)"),
+    "throughput": Dimension("decode_tps_median", metrics.better("decode_tps_median"), "median decode rate (tokens/s)"),
+    "memory": Dimension("peak_rss_mb", metrics.better("peak_rss_mb"), "peak memory, model measured alone (MB)"),
     "quality": Dimension("mean_quality_score", "higher", "quality score (1-5, calibrated scorer)"),
-    "disk": Dimension("disk_mb", "lower", "model files on disk (MB)"),
+    "disk": Dimension("disk_mb", metrics.better("disk_mb"), "model files on disk (MB)"),
     "license": Dimension("license_score", "higher", "license permissiveness (0-1)"),
 }
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -255,9 +255,9 @@ def _size_framing(ranked: pd.DataFrame, best: pd.Series) -> str:
 
 # metric -> (summary column of the median, prefix of its CI columns, which way is better)
 RUN_METRICS: dict[str, tuple[str, str, Direction]] = {
-    "e2e_ms": ("e2e_ms_p50", "e2e_ms", "lower"),
-    "ttft_ms": ("ttft_ms_p50", "ttft_ms", "lower"),
-    "decode_tps": ("decode_tps_median", "decode_tps", "higher"),
+    "e2e_ms": ("e2e_ms_p50", "e2e_ms", metrics.better("e2e_ms_p50")),
+    "ttft_ms": ("ttft_ms_p50", "ttft_ms", metrics.better("ttft_ms_p50")),
+    "decode_tps": ("decode_tps_median", "decode_tps", metrics.better("decode_tps_median")),
 }
 RUN_COMPARISON_COLUMNS = ["model", "metric", "baseline", "baseline_ci_low", "baseline_ci_high", "candidate",
                           "candidate_ci_low", "candidate_ci_high", "ratio", "noise_floor", "beyond_noise", "verdict",

@@ -180,8 +180,9 @@ def _text_parts(items: Iterable[object]) -> Iterator[TextItem]:
             yield item
 
 
-def _record_text(item: object, recorder: TrialRecorder) -> None:
-    """An SDK text item as answer (TextItemType.DEFAULT) or reasoning (TextItemType.REASONING) text."""
+def record_sdk_text(item: object, recorder: TrialRecorder) -> None:
+    """Give `recorder` one foundry_local_sdk streamed item: a TextItem of type DEFAULT as answer text, REASONING as
+    reasoning text; any other item is ignored. Public: benchmarks/harness_overhead.py times it per token."""
     if isinstance(item, TextItem) and item.type == TextItemType.DEFAULT:
         recorder.chunk(item.text)
     elif isinstance(item, TextItem) and item.type == TextItemType.REASONING:
@@ -216,7 +217,7 @@ def time_inprocess_chat(
             if stream:
                 with session.process_streaming_request(request) as items:
                     for item in items:
-                        _record_text(item, recorder)
+                        record_sdk_text(item, recorder)
                     recorder.complete()
                     with items.final_response as final:
                         _record_sdk_final(final, recorder)
@@ -224,7 +225,7 @@ def time_inprocess_chat(
                 with session.process_request(request) as response:
                     recorder.complete()
                     for item in _text_parts(response):
-                        _record_text(item, recorder)
+                        record_sdk_text(item, recorder)
                     _record_sdk_final(response, recorder)
         except Exception as exc:  # measured, never raised
             recorder.fail(exc)

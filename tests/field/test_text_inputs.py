@@ -91,12 +91,12 @@ def test_inprocess_reasoning_items_are_told_apart() -> None:
     from foundry_local_sdk import TextItem, TextItemType
 
     from helpers.measure.recorder import TrialRecorder
-    from helpers.measure.timing import _record_text
+    from helpers.measure.timing import record_sdk_text
 
     recorder = TrialRecorder(streamed=True)
     recorder.begin()
     for item in [TextItem("hmm", TextItemType.REASONING), TextItem(" so"), TextItem(" yes")]:
-        _record_text(item, recorder)
+        record_sdk_text(item, recorder)
     recorder.complete()
     recorder.finish_reason, recorder.ended = "stop", True
     trial = recorder.result()

@@ -100,3 +100,12 @@ def test_writing_inside_the_sandbox_is_allowed():
     result = code_tests.run_answer("def square(x):\n    open('scratch.txt', 'w').write('x')\n    return x * x",
                                    SQUARE.code)
     assert all(result.passed)
+
+
+def test_list_numbers_and_trailing_zeros_are_not_invented_numbers():
+    # calibration c002/c006 (a numbered list's 1. 2. 3.) and c101 ("5 degrees" for the log's 5.0C)
+    numbered = "1. Beta launch stays Friday, March 14.\n2. Marcus fixes the crash.\n3. Priya sends invites."
+    assert checks.unsupported(numbered, STANDUP) == []
+    fridge = next(p for p in PROMPTS.sets["edge-summarizer"].prompts if p.id == "fridge-temperature-alarm")
+    assert checks.unsupported("It cooled back to 5 degrees; it peaked at 9.20C.", fridge) == []
+    assert checks.unsupported("It cooled back to 6 degrees.", fridge) == ["6"]

@@ -85,3 +85,48 @@ def test_date_mentions_compare_by_their_parts():
         "monday, june 16", "the 20th"]
     assert statements.date_parts("wednesday (mar 12") == {"weekday": "wednesday", "month": 3, "day": 12,
                                                           "relative": None}
+
+
+INCIDENT = _prompt("meeting-notes", "incident-review")
+VENDOR = _prompt("meeting-notes", "vendor-call")
+
+
+def test_a_task_binds_the_date_in_its_own_comma_clause():
+    # calibration c165: a date-first list was read as every task taking the next task's date
+    dates = "Dates: April 9 customer update, April 10 postmortem, April 18 automation due, April 22 progress review."
+    status = _status(dates, INCIDENT)
+    assert status["update-due"] == status["postmortem-due"] == status["automation-due"] == "stated"
+    assert _status(dates.replace("April 10 postmortem", "April 12 postmortem"), INCIDENT)["postmortem-due"] \
+        == "contradicted"
+
+
+def test_a_date_left_behind_after_from_does_not_state_the_fact():
+    # calibration c006: "moved the launch from Friday, March 14 to April" changes the launch date
+    moved = RIGHT.replace("The beta launch stays on Friday, March 14",
+                          "The team moved the beta launch from Friday, March 14 to the April release")
+    assert _status(moved)["launch-date"] == "contradicted"
+    assert _status("The trial runs from the 19th for two weeks.", VENDOR)["pilot-start"] == "stated"
+
+
+def test_today_does_not_date_a_fact_dated_only_by_month():
+    # calibration c109: "Lena tells design about dark mode today" says nothing about the April release
+    assert _status("Lena lets the design team know about dark mode today.")["dark-mode-deferred"] == "missing"
+    assert _status("The crash fix lands today.")["crash-due"] == "contradicted"
+
+
+def test_a_literal_date_variant_beside_a_wrong_date_is_not_stated():
+    # calibration c026: "contract decision: May 19, at the end of the pilot" names the wrong date
+    assert _status("Contract decision: May 19, at the end of the pilot.", VENDOR)["contract-decision"] == "contradicted"
+    assert _status("The contract is decided at the end of the pilot.", VENDOR)["contract-decision"] == "stated"
+
+
+def test_every_fact_that_names_a_participant_binds_its_owner():
+    # calibration c137: "Carmen replies on pricing" had no owner, so "Sofia confirms pricing" went unnoticed
+    for prompt_set in PROMPTS.sets.values():
+        for prompt in prompt_set.prompts:
+            names = facts.participants(prompt)
+            for fact in prompt.facts:
+                named = [n for n in names if n in fact.text.lower().replace("(", " ").split()]
+                assert not named or fact.who, f"{prompt.id}/{fact.id} names {named} but has no `who`"
+    swapped = "Sofia confirms pricing with her manager; Carmen sends the compressed model."
+    assert _status(swapped, VENDOR)["pricing-owner"] == "contradicted"

@@ -2,7 +2,9 @@
 
 `calibration/pairs.jsonl` (format: the file's README / CALIBRATION_SCHEMA) holds pairs of answers to one prompt,
 one better than the other, with a `kind` (negation, swapped-owner, wrong-code, …) and a `split` (dev: scorer
-authors may read it; test: held out). A scorer ranks a pair RIGHT when score(better) > score(worse), WRONG when
+authors may read it; test: held out). History: c001-c168 are dev (c105-c168 were written blind, and their former
+test half was read while the rules were improved); h001-h054 (test) were written afterwards by an author who saw
+only the prompts, their references and three example pairs, never the scorers, and no rule was changed after them. A scorer ranks a pair RIGHT when score(better) > score(worse), WRONG when
 lower, and a TIE otherwise (a tie is not right: a scorer that cannot tell the two apart cannot gate on them).
 
 `pair_scores` scores both answers of every pair with `scoring.score_answer` (and a judge's grades when given);

@@ -26,7 +26,9 @@ class CheckResult:
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.rstrip(".,:") for n in _NUMBER.findall(text)}
+    """The numbers in a text, with trailing decimal zeros dropped: "5.0C" and "5 degrees" state the same 5."""
+    found = {n.rstrip(".,:") for n in _NUMBER.findall(text)}
+    return {n.rstrip("0").rstrip(".") if re.fullmatch(r"\d+\.\d+", n) else n for n in found}
 
 
 def _source_text(prompt: Prompt) -> str:
@@ -51,7 +53,7 @@ def unsupported(answer: str, prompt: Prompt) -> list[str]:
     """What the answer names that occurs nowhere in the prompt, its reference or its facts: numbers, months and
     proper nouns (a weekday is not checked: "QA starts Tuesday" may rightly turn "tomorrow" into a weekday)."""
     source = _source_text(prompt)
-    text = normalize_text(st.plain(answer))
+    text = normalize_text(st.unmarked(answer))
     numbers = sorted(_numbers(text) - _numbers(source))
     months = sorted({span.text for span in st.date_spans(text) if not any(ch.isdigit() for ch in span.text)
                      and not re.search(r"day\b|today|tomorrow|tonight|next week", span.text)

@@ -60,8 +60,11 @@ def participants(prompt: Prompt) -> set[str]:
     return names
 
 
-def _nearest(anchor: st.Span, spans: list[st.Span], prefer: str) -> st.Span | None:
-    """The span nearest to the anchor on the preferred side ("before" or "after"), else the nearest on the other."""
+def _nearest(anchor: st.Span, spans: list[st.Span], prefer: str, clauses: list[int]) -> st.Span | None:
+    """The span nearest to the anchor on the preferred side ("before" or "after"), else the nearest on the other;
+    spans in the anchor's own comma clause (`statements.clause_numbers`) first."""
+    own = [s for s in spans if clauses[s.first] == clauses[anchor.first]]
+    spans = own or spans
     before = [s for s in spans if s.last < anchor.first]
     after = [s for s in spans if s.first > anchor.last]
     first, second = (before, after) if prefer == "before" else (after, before)
@@ -83,15 +86,32 @@ def _date_status(span: st.Span, fact: Fact) -> str:
     other: it disagrees on one; neutral: they share no part."""
     mention = st.date_parts(span.text)
     known = [st.date_parts(variant) for variant in fact.when]
+    # A relative day ("today") is compared with a fact dated to the day; against a month alone ("April") it says
+    # nothing: "Lena tells design about dark mode today" does not date the April release.
+    to_the_day = any(parts["weekday"] or parts["day"] or parts["relative"] for parts in known)
     agree = conflict = False
     for part, value in mention.items():
         if value is None:
             continue
         accepted = {parts[part] for parts in known if parts[part] is not None}
-        if part == "relative" or accepted:
+        if (part == "relative" and to_the_day) or accepted:
             agree |= value in accepted
             conflict |= value not in accepted
     return "other" if conflict else "ok" if agree else "neutral"
+
+
+def _current_dates(statement: str) -> list[st.Span]:
+    """The statement's date mentions without the ones left behind: in "moved the launch from Friday, March 14 to
+    April" the date after "from" is followed by one after "to" / "until", and only April stands ("to the April release" counts as after "to")."""
+    words = st.tokens(statement)
+    spans = st.date_spans(statement)
+
+    def after(span: st.Span, marks: tuple[str, ...]) -> bool:  # the word before the mention, skipping "the"
+        before = [w for w in words[max(0, span.first - 2):span.first] if w != "the"]
+        return bool(before) and before[-1] in marks
+
+    return [s for s in spans
+            if not (after(s, ("from",)) and any(t.first > s.last and after(t, ("to", "until", "till")) for t in spans))]
 
 
 def judge_statement(statement: str, fact: Fact, names: set[str]) -> Status | None:
@@ -104,14 +124,18 @@ def judge_statement(statement: str, fact: Fact, names: set[str]) -> Status | Non
         for contra in st.find_spans(statement, fact.contra):
             if not st.negated_before(statement, contra.first):
                 return "contradicted"
-    if st.find_spans(statement, [v for v in fact.when if not st.DATE.fullmatch(v)]):
-        return "stated"  # a literal non-date variant ("end of the pilot")
+    graded = [(s, _date_status(s, fact)) for s in _current_dates(statement)] if fact.when else []
+    graded = [(s, status) for s, status in graded if status != "neutral"]
+    if (st.find_spans(statement, [v for v in fact.when if not st.DATE.fullmatch(v)])
+            and all(status == "ok" for _, status in graded)):
+        return "stated"  # a literal non-date variant ("end of the pilot") beside no other date
     results: list[str] = []
+    clauses = st.clause_numbers(statement)
     bound: st.Span | None = None
     anchor = anchors[0]
     if fact.who:
         mentions = st.find_spans(statement, (names - set(fact.others_ok)) | set(fact.who))
-        pairs = [(a, _nearest(a, mentions, "before")) for a in anchors]
+        pairs = [(a, _nearest(a, mentions, "before", clauses)) for a in anchors]
         pairs = [(a, p) for a, p in pairs if p is not None]
         if not pairs:
             results.append("none")
@@ -119,9 +143,7 @@ def judge_statement(statement: str, fact: Fact, names: set[str]) -> Status | Non
             anchor, bound = min(pairs, key=lambda ap: abs(ap[0].first - ap[1].first))
             results.append("ok" if bound.text in fact.who else "other")
     if fact.when:
-        graded = [(s, _date_status(s, fact)) for s in st.date_spans(statement)]
-        graded = [(s, status) for s, status in graded if status != "neutral"]
-        nearest = _nearest(anchor, [s for s, _ in graded], "after")
+        nearest = _nearest(anchor, [s for s, _ in graded], "after", clauses)
         if nearest is None:
             results.append("none")
         else:
@@ -129,7 +151,7 @@ def judge_statement(statement: str, fact: Fact, names: set[str]) -> Status | Non
             results.append(next(status for s, status in graded if s is nearest))
     if fact.value:
         if values:
-            bound = bound or _nearest(anchor, values, "after")
+            bound = bound or _nearest(anchor, values, "after", clauses)
         results.append("ok" if values else "none")
     if _negated(statement, anchor, bound, anchors + values):
         return "contradicted"
@@ -159,9 +181,9 @@ def grade_facts(answer: str, prompt: Prompt) -> list[FactResult]:
 def fact_score(results: list[FactResult], invented: int = 0) -> float | None:
     """max(0, (stated - CONTRADICTION_COST * (contradicted + invented)) / facts), 0-1; None without facts.
 
-    `invented`: what the answer names that its source does not (`checks.unsupported`: numbers, months, names);
-    an invented fact is a wrong fact the reader cannot tell from a right one, and costs what a contradiction
-    costs."""
+    `invented`: what the answer names that its source does not (`checks.unsupported`: numbers, months, names)
+    and what it denies that its source states (`negations.invented_negations`); an invented fact is a wrong fact
+    the reader cannot tell from a right one, and costs what a contradiction costs."""
     if not results:
         return None
     stated = sum(r.status == "stated" for r in results)

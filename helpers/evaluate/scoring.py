@@ -10,9 +10,12 @@ drop rows as in `quality.measured_answers`) and returns one row per answer with 
 | rouge_l | `rouge.rouge_l` against the reference: word overlap | 0-1 |
 | check_score | `checks`: share of the prompt's instruction checks passed | 0-1 |
 | code_score | `code_tests`: share of test cases the answer's code passes in the sandbox | 0-1 |
-| fact_score | `facts`: (stated - 2 x (contradicted + invented)) / facts, floored at 0 | 0-1 |
+| fact_score | `facts`: (stated - 2 x (contradicted + invented)) / facts, floored at 0 (invented: see below) | 0-1 |
 | composite | code 80% + checks, or facts 70% + checks, or checks, else facets; - 0.005 per novel word | 0-1 |
 | judge_score | a judge's grade, when `judged` is given | 1-5 |
+
+Invented facts: what the answer names that its source does not (`checks.unsupported`, on grounded prompts) and
+what it denies that its source or reference states (`negations.invented_negations`, on prompts with facts).
 
 `quality_score` (1-5) is the value of the QUALITY scorer (`quality_method` names it): the one with the best
 measured pairwise accuracy on the calibration set (`calibration/accuracy.json`, see `evaluate.calibration`),
@@ -28,7 +31,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..core.config import Prompt, PromptSet
-from . import checks, code_tests, degeneration, facts
+from . import checks, code_tests, degeneration, facts, negations
 from .answers import measured_answers
 from .facets import facet_coverage
 from .rouge import rouge_l
@@ -87,6 +90,8 @@ def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str
     fact_results = facts.grade_facts(text, prompt)
     grounded = any(check.kind == "grounded" for check in prompt.checks)
     invented = checks.unsupported(text, prompt) if grounded else []
+    if prompt.facts:
+        invented += [f"denies the source: {s}" for s in negations.invented_negations(text, prompt)]
     fact_value = facts.fact_score(fact_results, len(invented))
     composite = _composite(fact_value, check_value, code_result.pass_rate if code_result else None,
                            coverage.coverage)

@@ -73,6 +73,12 @@ def lines(text: str) -> list[str]:
     return [line.strip() for line in plain(text).splitlines() if line.strip()]
 
 
+def unmarked(text: str) -> str:
+    """The plain answer's lines without their bullet marks ("1. ", "- "), joined by newlines: a numbered list's
+    1, 2, 3 are not numbers the answer states."""
+    return "\n".join(_BULLET.sub("", line) for line in lines(text))
+
+
 def bullets(text: str) -> list[str]:
     """The bullet items (see module docstring), without their marks."""
     return [_BULLET.sub("", line) for line in lines(text) if _BULLET.match(line)]
@@ -152,15 +158,40 @@ def find_spans(statement: str, variants: Iterable[str]) -> list[Span]:
     return sorted(spans, key=lambda span: span.first)
 
 
+def clause_numbers(statement: str) -> list[int]:
+    """For each word of a lowercased statement, the number (0, 1, ...) of the comma-separated clause it stands in;
+    a comma inside a date mention ("friday, march 14") does not start a clause. A task and its date in one clause
+    belong together: "april 9 customer update, april 10 postmortem"."""
+    flat = DATE.sub(lambda m: m.group(0).replace(",", " "), statement)
+    return [flat.count(",", 0, match.start()) for match in _WORD.finditer(flat)]
+
+
 def date_spans(statement: str) -> list[Span]:
     """The date mentions of a lowercased statement."""
     return [Span(m.group(0), _word_index(statement, m.start()), _word_index(statement, m.end()) - 1)
             for m in DATE.finditer(statement)]
 
 
+def is_negation(token: str) -> bool:
+    """True for a one-word negation: not, no, never, without, cannot, nor, neither, none, nothing, nobody, or a word
+    ending in n't."""
+    return token in _NEGATIONS or token.endswith(("n't", "n’t"))
+
+
 def _has_negation(tokens: list[str]) -> bool:
-    return (any(t in _NEGATIONS or t.endswith(("n't", "n’t")) for t in tokens)
-            or any(pair in _NEGATION_PAIRS for pair in zip(tokens, tokens[1:])))
+    return any(map(is_negation, tokens)) or any(pair in _NEGATION_PAIRS for pair in zip(tokens, tokens[1:]))
+
+
+def negation_ends(tokens: list[str]) -> list[int]:
+    """Positions of the last word of each negation in a word list: a one-word negation (`is_negation`) or a
+    two-word one ("rather than", "instead of"); what it negates starts after it."""
+    return [i for i, token in enumerate(tokens)
+            if is_negation(token) or (i > 0 and (tokens[i - 1], token) in _NEGATION_PAIRS)]
+
+
+def tokens(statement: str) -> list[str]:
+    """The words of a statement (see the module docstring), in order."""
+    return _WORD.findall(statement)
 
 
 def negated_before(statement: str, first_word: int, window: int = NEGATION_WINDOW, inside: Iterable[Span] = ()) -> bool:

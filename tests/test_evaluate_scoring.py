@@ -67,6 +67,26 @@ def test_a_long_answer_cut_mid_list_is_cut_not_looped():
     assert "1 of 1 answers were cut" in scoring.cut_note(scores)
 
 
+# The main job's SmolLM2 135M answer to quantization-effect (2026-12-08): a 252-word numbered list cut at 320
+# tokens for a prompt that allows 100 words; not a loop (seq-rep-4 under the threshold), not stopped short either.
+RAMBLE = ("The quantization of a language model, in terms of its performance, refers to the process of transforming "
+          "data into a more manageable and standardized format, making it easier to analyze and process. This "
+          "process involves various techniques, such as:\n\n"
+          + "".join(f"{i}. **Data reduction**: The process involves identifying and removing redundant data, which "
+                    f"can be useful for data cleaning and analysis.\n\n" for i in range(1, 9))
+          + "9. **Data standardization**: The process involves standardization of data, where data is")
+
+
+def test_an_answer_cut_after_it_broke_the_length_limit_overran_and_is_scored_as_it_stands():
+    scores = scoring.score_answers(pd.DataFrame({"model": ["a"], "prompt_id": ["quantization-effect"],
+                                                 "text": [RAMBLE], "finish_reason": ["length"]}), LOCAL)
+    row = scores.loc[0]
+    assert row["overran"] and not row["truncated"] and not row["looped"]
+    assert "max_words" in row["checks_failed"]
+    assert "1 reached the cap after running past the prompt's own length limit" in scoring.cut_note(scores)
+    assert "none of the 1 answers was cut" in scoring.cut_note(scores)
+
+
 def test_score_verb_writes_scores_beside_the_input(tmp_path, capsys):
     csv = tmp_path / "answers.csv"
     pd.DataFrame({"model": ["x"], "prompt_id": ["rag-definition"], "text": [RIGHT_RAG]}).to_csv(csv, index=False)

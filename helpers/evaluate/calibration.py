@@ -3,9 +3,11 @@
 `calibration/pairs.jsonl` (format: the file's README / CALIBRATION_SCHEMA) holds pairs of answers to one prompt,
 one better than the other, with a `kind` (negation, swapped-owner, wrong-code, …) and a `split` (dev: scorer
 authors may read it; test: held out). History: c001-c168 are dev (c105-c168 were written blind, and their former
-test half was read while the rules were improved); h001-h054 (test) were written afterwards by an author who saw
-only the prompts, their references and three example pairs, never the scorers, and no rule was changed after them. A scorer ranks a pair RIGHT when score(better) > score(worse), WRONG when
-lower, and a TIE otherwise (a tie is not right: a scorer that cannot tell the two apart cannot gate on them).
+test half was read while the rules were improved); h001-h054 (test) were written afterwards by an author who
+saw only the prompts, their references and three example pairs, never the scorers (one rule changed after them,
+for dev pair c164: a negation negates only the first content word after it). A scorer ranks a pair RIGHT when
+score(better) > score(worse), WRONG when lower, and a TIE otherwise (a tie is not right: a scorer that cannot
+tell the two apart cannot gate on them).
 
 `pair_scores` scores both answers of every pair with `scoring.score_answer` (and a judge's grades when given);
 `accuracy` counts right / tie / wrong per scorer, split and kind; `write_accuracy` keeps the result in

@@ -128,6 +128,22 @@ def run_check(check: Check, answer: str, prompt: Prompt) -> CheckResult:
     raise ValueError(f"unknown check kind {kind!r}")  # config.CheckKind lists every kind handled above
 
 
+_LENGTH_KINDS = ("sentences", "bullets", "words", "max_words")
+
+
+def over_length(answer: str, prompt: Prompt) -> list[str]:
+    """The prompt's length checks (sentences, bullets, words, max_words) the answer already breaks by being too
+    long, e.g. ["sentences: 9 (want 2)"]: an answer cut at the token cap after that was not stopped short of a
+    right answer; more tokens would only have added to what the prompt ruled out."""
+    counts = {"sentences": lambda: len(st.sentences(answer)), "bullets": lambda: len(st.bullets(answer)),
+              "words": lambda: len(st.words(answer)), "max_words": lambda: len(st.words(answer))}
+    over = []
+    for check in prompt.checks:
+        if check.kind in _LENGTH_KINDS and check.count is not None and (n := counts[check.kind]()) > check.count:
+            over.append(f"{check.kind}: {n} (want {'at most ' if check.kind == 'max_words' else ''}{check.count})")
+    return over
+
+
 def run_checks(answer: str, prompt: Prompt, checks: Iterable[Check] | None = None) -> list[CheckResult]:
     """Every check of `prompt` (or `checks`) on one answer."""
     return [run_check(check, answer, prompt) for check in (prompt.checks if checks is None else checks)]

@@ -75,10 +75,10 @@ UNKNOWN_LICENSE_SCORE = 0.0
 COMPARISON_COLUMNS = ["model", "status", "params_b", "size_class", "license", "license_score", "e2e_ms_p50",
                       "e2e_ms_p95", "ttft_ms_p50", "ttft_any_ms_p50", "decode_tps_median", "output_tps_median",
                       "reasoning_tokens_mean", "peak_rss_mb", "disk_mb", "mean_quality_score", "quality_ci_low",
-                      "quality_ci_high", "quality_sd", "n_prompts", "n_cut", "n_looped", "quality_method", "mean_facet_score",
-                      "facet_coverage"]
-QUALITY_TABLE_COLUMNS = ["mean_quality_score", "quality_ci_low", "quality_ci_high", "quality_sd", "n_prompts", "n_cut", "n_looped",
-                         "quality_method", "mean_facet_score", "facet_coverage"]
+                      "quality_ci_high", "quality_sd", "n_prompts", "n_cut", "n_looped", "n_overran", "quality_method",
+                      "mean_facet_score", "facet_coverage"]
+QUALITY_TABLE_COLUMNS = ["mean_quality_score", "quality_ci_low", "quality_ci_high", "quality_sd", "n_prompts", "n_cut",
+                         "n_looped", "n_overran", "quality_method", "mean_facet_score", "facet_coverage"]
 
 
 # --- the comparison table -----------------------------------------------------------------------------------------

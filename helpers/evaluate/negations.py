@@ -2,8 +2,9 @@
 export is code-complete" states the opposite of its source in the source's own words, so every word-matching
 scorer (facets, ROUGE-L) and a fact list that did not foresee the denial all miss it.
 
-Rule (one statement at a time, `statements.statements`): the content words within NEGATED_WORDS words after a
-negation (`statements.negation_ends`: not, never, without, rather than, ...) are what it negates. The statement
+Rule (one statement at a time, `statements.statements`): the first content word within NEGATED_WORDS words after
+a negation (`statements.negation_ends`: not, never, without, rather than, ...) is what it negates ("never leaves
+the device" negates leaving, not the device). The statement
 negates its source when one of those words stands in a source statement that also shares another content word with
 it, and the source never speaks negatively about it: no source statement that holds the negated word, or that
 shares two content words with the answer's statement, holds a negation or a failure word (failed, error, unable,
@@ -58,7 +59,8 @@ def negates_source(statement: str, units: list[tuple[set[str], bool]]) -> bool:
     words = st.tokens(statement)
     stems = _content(words)
     for i in st.negation_ends(words):
-        for negated in _content(words[i + 1:i + 1 + NEGATED_WORDS]):
+        following = [w for w in words[i + 1:i + 1 + NEGATED_WORDS] if _content([w])]
+        for negated in _content(following[:1]):
             others = stems - {negated}
             spoken_of = [(u, neg) for u, neg in units if negated in u or len(u & stems) >= 2]
             if any(neg for _, neg in spoken_of):

@@ -15,7 +15,7 @@ from ..core.errors import ClearError
 from . import calibration, scoring
 
 REQUIRED = ("model", "prompt_id", "text")
-SHOWN = ["model", "prompt_id", "truncated", "looped", "facet_score", "rouge_l", "check_score", "code_score", "fact_score",
+SHOWN = ["model", "prompt_id", "truncated", "looped", "overran", "facet_score", "rouge_l", "check_score", "code_score", "fact_score",
          "quality_score"]
 
 

@@ -22,7 +22,9 @@ measured pairwise accuracy on the calibration set (`calibration/accuracy.json`, 
 mapped to 1-5. A cut answer (finish reason `length`, `truncated` true, or output_tokens >= max_tokens) is never
 scored as complete: its composite is halved (at most 3 of 5) and `truncated` is true — unless it was cut while
 repeating itself (`degeneration.is_looped`): then more tokens would not have completed it, `looped` is true,
-`truncated` false, and it is a failed answer, quality 1 by every method.
+`truncated` false, and it is a failed answer, quality 1 by every method; or unless it was cut after it had already
+run past the prompt's own length limit (`checks.over_length`: nine sentences where two were asked): then `overran`
+is true, `truncated` false, and it is scored as it stands, its length check failed.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ TO_QUALITY: dict[str, Callable[[float], float]] = {
     "facet_score": lambda v: v, "judge_score": lambda v: v,
     **{name: (lambda v: 1 + 4 * v) for name in ("rouge_l", "check_score", "code_score", "fact_score", "composite")},
 }
-SCORE_COLUMNS = ["model", "prompt_id", "text", "truncated", "looped", *SCORER_COLUMNS, "checks_failed", "facts_stated",
+SCORE_COLUMNS = ["model", "prompt_id", "text", "truncated", "looped", "overran", *SCORER_COLUMNS, "checks_failed", "facts_stated",
                  "facts_missing", "facts_contradicted", "facts_invented", "novel_words", "facts_detail", "code_detail", "quality_score",
                  "quality_method"]
 
@@ -80,9 +82,10 @@ def _composite(fact_value: float | None, check_value: float | None, code_value: 
 def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str, object]:
     """Every scorer's value for one answer (see the module table; None where the prompt lacks what a scorer
     needs), the failed checks and each fact's status. A cut answer that loops gets looped true, truncated false
-    and composite 0."""
+    and composite 0; one cut after it broke the prompt's length limit gets overran true, truncated false."""
     looped = truncated and degeneration.is_looped(text)
-    truncated = truncated and not looped
+    overran = truncated and not looped and bool(checks.over_length(text, prompt))
+    truncated = truncated and not looped and not overran
     coverage = facet_coverage(text, prompt.facets)
     check_results = checks.run_checks(text, prompt)
     check_value = sum(r.passed for r in check_results) / len(check_results) if check_results else None
@@ -105,6 +108,7 @@ def score_answer(text: str, prompt: Prompt, truncated: bool = False) -> dict[str
     return {
         "truncated": truncated,
         "looped": looped,
+        "overran": overran,
         "facet_score": coverage.score,
         "rouge_l": rouge_l(text, prompt.reference) if prompt.reference else None,
         "check_score": check_value,
@@ -161,14 +165,19 @@ def score_answers(answers: pd.DataFrame, prompt_set: PromptSet, judged: pd.DataF
 
 
 def cut_note(scores: pd.DataFrame) -> str:
-    """How many of the scored answers were cut at the token cap (scored as incomplete) and how many looped (scored
-    as failures), as one clause for reports and the score verb."""
+    """How many of the scored answers were cut at the token cap (scored as incomplete), how many looped (scored
+    as failures) and how many overran the prompt's length limit first, as one clause for reports and the score
+    verb."""
     n = len(scores)
     cut = int(scores["truncated"].astype(bool).sum()) if "truncated" in scores else 0
     looped = int(scores["looped"].astype(bool).sum()) if "looped" in scores else 0
+    overran = int(scores["overran"].astype(bool).sum()) if "overran" in scores else 0
     text = (f"{cut} of {n} answers were cut at the token cap and scored as incomplete (at most 3 of 5)" if cut
             else f"none of the {n} answers was cut at the token cap while still answering")
     if looped:
         text += (f"; {looped} repeated themselves until the cap (a loop more tokens would not end) and were scored "
                  "as failures (1 of 5)")
+    if overran:
+        text += (f"; {overran} reached the cap after running past the prompt's own length limit (more tokens would "
+                 "only add to it) and were scored as they stand, failing that check")
     return text

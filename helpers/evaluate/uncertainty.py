@@ -17,14 +17,15 @@ import pandas as pd
 from ..measure.stats import mean_ci95
 
 QUALITY_COLUMNS = ["model", "mean_quality_score", "quality_ci_low", "quality_ci_high", "quality_sd", "n_prompts",
-                   "n_answers", "n_cut", "n_looped", "quality_method"]
+                   "n_answers", "n_cut", "n_looped", "n_overran", "quality_method"]
 Z95 = 1.96
 
 
 def model_quality(scores: pd.DataFrame) -> pd.DataFrame:
     """Per model from `scoring.score_answers` rows: mean_quality_score (1-5, prompts weighted equally), its 95%
     bootstrap CI over prompts, quality_sd (sd of the per-prompt means), n_prompts, n_answers, n_cut (answers cut at
-    the token cap while still answering), n_looped (cut while repeating themselves) and quality_method."""
+    the token cap while still answering), n_looped (cut while repeating themselves), n_overran (cut after breaking the prompt's length limit) and
+    quality_method."""
     rows = []
     for model, group in scores.groupby("model", sort=False):
         per_prompt = group.groupby("prompt_id")["quality_score"].mean().dropna().astype(float)
@@ -35,6 +36,7 @@ def model_quality(scores: pd.DataFrame) -> pd.DataFrame:
             "quality_sd": per_prompt.std(ddof=1) if len(per_prompt) > 1 else math.nan,
             "n_prompts": len(per_prompt), "n_answers": len(group), "n_cut": int(group["truncated"].astype(bool).sum()),
             "n_looped": int(group["looped"].astype(bool).sum()) if "looped" in group else 0,
+            "n_overran": int(group["overran"].astype(bool).sum()) if "overran" in group else 0,
             "quality_method": group["quality_method"].iloc[0],
         })
     return pd.DataFrame(rows, columns=QUALITY_COLUMNS)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 RANKING_COLUMNS = ["rank", "model", "size_class", "passed", "excluded_by", "weighted_score", "pareto",
                    *(f"score_{d}" for d in compare.DIMENSIONS), "missing"]
 VALUE_COLUMNS = ["model", "params_b", "license", *(d.column for d in compare.DIMENSIONS.values() if d.column != "license_score")]
-QUALITY_DETAIL = ["quality_ci_low", "quality_ci_high", "n_cut", "n_looped"]  # beside the values: the quality CI, answers cut
+QUALITY_DETAIL = ["quality_ci_low", "quality_ci_high", "n_cut", "n_looped", "n_overran"]  # beside the values: the quality CI, answers cut
 
 
 def value_table(ranked: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +75,7 @@ def quality_intro(selection: Selection) -> str:
                 if selection.calibration else "not yet measured: run benchmarks/quality_calibration.py")
     return (f"`quality_score` (1-5) is the **{selection.quality_method}** scorer, chosen as the best of every scorer "
             f"below, {measured}. `mean_quality_score` weighs each prompt once; `quality_ci_low`-`quality_ci_high`: "
-            f"its 95% bootstrap interval over prompts. {_sentence(scoring.cut_note(scores))} (`n_cut`, `n_looped`). "
+            f"its 95% bootstrap interval over prompts. {_sentence(scoring.cut_note(scores))} (`n_cut`, `n_looped`, `n_overran`). "
             "Facet coverage (substring heuristic) and "
             "ROUGE-L (word overlap with the reference) are shown for comparison: both are blind to meaning.")
 

@@ -6,7 +6,8 @@ thread count, `--warmup` requests (not counted), `--requests` timed requests (th
 `--max-tokens`), unload. Engines:
 
 - `foundry`: Foundry Local in this process through the kit (`runtime.load(model, threads=N)`: the override of
-  `helpers.build.threads`, exactly what `bench --threads N` does);
+  `helpers.build.threads`, exactly what `bench --threads N` does; `auto`: no override, exactly what `bench` does:
+  the build's count, fewer when other processes keep cores busy as the model loads);
 - `genai`: the bare onnxruntime-genai 0.18 loop (`benchmarks/_genai_loop.py`, in the converter environment, thread
   count through `Config.overlay`): the reference without Foundry Local around it.
 
@@ -48,12 +49,16 @@ LADDER = ["smollm2-135m-instruct-int4", "qwen2.5-coder-0.5b-instruct-int4", "qwe
 PROMPT = "List three benefits of running a language model locally, one line each."
 GENAI_LOOP = Path(__file__).with_name("_genai_loop.py")
 BUSY_LOOP = "while True: pass"
+AUTO = "auto"  # a cell without a thread override: what `bench` does (the build's count, fewer beside busy cores)
 
 
-def foundry_cell(rt: runtime.LabRuntime, name: str, threads: int, args: argparse.Namespace) -> list[dict]:
-    """One cell on Foundry Local in-process: load with `threads`, warm up, time, unload."""
+def foundry_cell(rt: runtime.LabRuntime, name: str, threads: int | str, args: argparse.Namespace) -> list[dict]:
+    """One cell on Foundry Local in-process: load with `threads` (AUTO: no override, the kit's own choice at load
+    time), warm up, time, unload. Each row carries the thread count the load used."""
     model, _ = runtime.get_model(name, runtime=rt)
-    runtime.load(model, threads=threads)
+    runtime.unload(model)
+    runtime.load(model, threads=None if threads == AUTO else threads)
+    used = runtime.LOAD_THREADS.get(model.id, {}).get("threads")
     try:
         rows = []
         for index in range(args.warmup + args.requests):
@@ -62,7 +67,7 @@ def foundry_cell(rt: runtime.LabRuntime, name: str, threads: int, args: argparse
             if timing.error:
                 raise RuntimeError(f"{name} failed with {threads} threads: {timing.error}")
             rows.append({"warmup": index < args.warmup, "ttft_ms": timing.ttft_ms, "decode_tps": timing.decode_tps,
-                         "output_tokens": timing.output_tokens})
+                         "output_tokens": timing.output_tokens, "threads_used": used})
         return rows
     finally:
         runtime.unload(model)
@@ -108,12 +113,14 @@ def table(cells: pd.DataFrame, bandwidth: dict | None, per_token_mb: dict[str, f
                                                                      sort=False):
         decode, ttft = group["decode_tps"].tolist(), group["ttft_ms"].tolist()
         ceiling = roofline.ceiling_tps(bandwidth.get("best_gbps") if bandwidth else None, per_token_mb.get(model))
+        used = sorted({int(n) for n in group["threads_used"].dropna()}) if "threads_used" in group else []
         rows.append({"condition": condition, "model": model, "engine": engine, "threads": threads,
-                     "repeats": len(group), "ttft_ms": statistics.median(ttft), "ttft_spread_pct": spread_pct(ttft),
+                     "used": "/".join(map(str, used)) or str(threads), "repeats": len(group),
+                     "ttft_ms": statistics.median(ttft), "ttft_spread_pct": spread_pct(ttft),
                      "decode_tps": statistics.median(decode), "decode_spread_pct": spread_pct(decode),
                      "decode_roofline_pct": roofline.roofline_pct(statistics.median(decode), ceiling)})
     frame = pd.DataFrame(rows)
-    one = frame[frame["threads"] == 1].set_index(["condition", "model", "engine"])["decode_tps"]
+    one = frame[frame["threads"] == "1"].set_index(["condition", "model", "engine"])["decode_tps"]
     frame["decode_x_1_thread"] = [row.decode_tps / one.get((row.condition, row.model, row.engine), float("nan"))
                                   for row in frame.itertuples()]
     return frame.sort_values(["condition", "model", "engine", "threads"]).reset_index(drop=True)
@@ -122,7 +129,8 @@ def table(cells: pd.DataFrame, bandwidth: dict | None, per_token_mb: dict[str, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(LADDER))
-    parser.add_argument("--threads", default=",".join(str(n) for n in range(1, usable_cpus() + 1)))
+    parser.add_argument("--threads", default=",".join([*(str(n) for n in range(1, usable_cpus() + 1)), AUTO]),
+                        help=f"thread counts, and {AUTO} for the kit's own choice (foundry engine only)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2, help="timed requests per cell")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up requests per cell (not counted)")
@@ -132,7 +140,8 @@ def main() -> None:
     parser.add_argument("--json", help="write every cell's values to this file")
     args = parser.parse_args()
 
-    models, counts, engines = comma_list(args.models), [int(n) for n in comma_list(args.threads)], comma_list(args.engines)
+    models, engines = comma_list(args.models), comma_list(args.engines)
+    counts = [n if n == AUTO else int(n) for n in comma_list(args.threads)]
     if "genai" in engines and not convert.converter_python().exists():
         print(f"No converter environment at {convert.converter_python()}: the bare onnxruntime-genai loop is skipped.")
         engines.remove("genai")
@@ -153,13 +162,17 @@ def main() -> None:
             for name in models:
                 for engine in engines:
                     for threads in order:
+                        if engine != "foundry" and threads == AUTO:
+                            continue
                         rows = (foundry_cell(rt, name, threads, args) if engine == "foundry"
                                 else genai_cell(folders[name], threads, args))
                         timed = [r for r in rows if not r["warmup"]]
                         cells.append({"repeat": repeat, "condition": condition, "model": name, "engine": engine,
-                                      "threads": threads, "ttft_ms": statistics.median(r["ttft_ms"] for r in timed),
+                                      "threads": str(threads), "threads_used": timed[0].get("threads_used", threads),
+                                      "ttft_ms": statistics.median(r["ttft_ms"] for r in timed),
                                       "decode_tps": statistics.median(r["decode_tps"] for r in timed)})
-                        print(f"repeat {repeat + 1}/{args.repeats} {condition} {name} {engine:7} {threads} threads: "
+                        print(f"repeat {repeat + 1}/{args.repeats} {condition} {name} {engine:7} {threads} threads "
+                              f"(used {cells[-1]['threads_used']}): "
                               f"TTFT {cells[-1]['ttft_ms']:.0f} ms, decode {cells[-1]['decode_tps']:.1f} tok/s",
                               flush=True)
     load_after = psutil.getloadavg()[0]

@@ -38,6 +38,13 @@ def choice(count: int) -> cpus.ThreadChoice:
     return cpus.ThreadChoice(count, f"physical cores ({count})", count, count)
 
 
+@pytest.fixture(autouse=True)
+def idle_machine(monkeypatch):
+    """Loads see an idle 2-core machine unless a test says otherwise (the real sample is tested below)."""
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
+    monkeypatch.setattr(threads, "machine_choice", lambda: choice(2))
+
+
 def test_machine_choice_is_physical_cores_capped_by_usable_cpus(monkeypatch):
     import psutil
 
@@ -295,3 +302,34 @@ def test_model_run_and_bench_take_threads_on_the_command_line(lab, tmp_path):
     assert "(build)" in plain.stderr or "(runtime default)" in plain.stderr, plain.stderr
     refused = run("bench", "--models", SMOL, "--threads", "0", "--out", str(tmp_path))
     assert refused.returncode == 2 and "--threads" in refused.stderr and "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("chosen, busy, cores, expected", [
+    (2, 0.1, 2, 2), (2, 1.0, 2, 1), (2, 3.0, 2, 1), (8, 1.2, 8, 7), (4, 2.0, 8, 4), (8, 0.6, 8, 7),
+])
+def test_a_load_gets_the_threads_that_fit_beside_other_work(chosen, busy, cores, expected):
+    assert cpus.free_threads(chosen, busy, cores) == expected
+
+
+def test_a_load_beside_a_busy_core_reads_fewer_threads_and_says_why(tmp_path, monkeypatch):
+    # thread sweep, 2026-12-03: with one competing process, 2 threads decoded at 0.8x of one thread on 2 cores
+    placement, built = placed(tmp_path)
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 1.0)
+    with threads.loading(placement, built) as used:
+        assert threads.configured(threads.read_config(placement)) == 1
+    assert used["threads"] == 1 and used["threads_source"].startswith("fewer at load: 1.0 CPUs busy")
+    assert (placement / "genai_config.json").is_symlink()  # the build keeps its 2
+    assert threads.configured(threads.read_config(built)) == 2
+    with threads.loading(placement, built, 2) as used:  # an override is what the user asked for, busy or not
+        assert threads.configured(threads.read_config(placement)) == 2 and used["threads_source"] == "override"
+
+
+@pytest.mark.cli
+def test_busy_cpus_sees_a_competing_process():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        busy = cpus.busy_cpus()
+    finally:
+        spinner.kill()
+    assert 0.6 <= busy <= cpus.usable_cpus()

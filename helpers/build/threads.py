@@ -16,7 +16,10 @@ else happens to run during setup (the moment a machine is busiest), so the kit u
 before gets its setting at setup without a rebuild. `loading(...)` overrides the count for one load (`--threads N`):
 under a lock per model shared by every kit process, the cache placement's genai_config.json (a link to the build's)
 becomes a copy with the override until the runtime has read it, then the link is back; a load without an override
-takes the same lock and finds the link. The build itself is never changed by an override.
+takes the same lock and finds the link, unless other processes keep cores busy at that moment (sampled for
+`core.cpus.BUSY_SAMPLE_S`): then it gets as many threads as cores are free, at least one, because more threads
+than free cores decode slower than one (the thread sweep's competing-process figures). The build itself is never
+changed by a load.
 
 Standard library only at import (setup runs under the bare Python); psutil and filelock are imported where used.
 """
@@ -29,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from ..core.cpus import ThreadChoice, machine_choice, usable_cpus
+from ..core.cpus import ThreadChoice, busy_cpus, free_threads, machine_choice, usable_cpus
 from ..core.errors import ClearError
 from . import convert
 
@@ -97,9 +100,10 @@ def apply(folder: str | Path, choice: ThreadChoice | None = None) -> dict | None
 
 
 def setting(folder: str | Path | None, override: int | None = None) -> dict:
-    """What a model decodes on: `{"threads": N or None, "threads_source": ...}` with the source `override`
-    (--threads), `build` (its genai_config.json, chosen at setup: kit_model.json says how), `runtime default` (the
-    config sets none) or `not observable` (no folder here: an endpoint's or a catalog model's)."""
+    """What a model is set to decode on: `{"threads": N or None, "threads_source": ...}` with the source
+    `override` (--threads), `build` (its genai_config.json, chosen at setup: kit_model.json says how), `runtime
+    default` (the config sets none) or `not observable` (no folder here: an endpoint's or a catalog model's). A
+    load may use fewer when other work keeps cores busy (`loading`, source `fewer at load: ...`)."""
     if override is not None:
         return {"threads": override, "threads_source": "override"}
     if folder is None or not (Path(folder) / GENAI_CONFIG).is_file():
@@ -123,10 +127,26 @@ def _link(source: Path, link: Path) -> None:
     os.replace(temporary, link)
 
 
+def _at_load(config: dict) -> tuple[int | None, dict]:
+    """The thread count for a load without override, and its setting record: the build's, or fewer when other
+    processes keep cores busy right now (`core.cpus.free_threads`)."""
+    chosen = configured(config)
+    if chosen is None or chosen <= 1:
+        return None, {"threads": chosen, "threads_source": "build" if chosen else "runtime default"}
+    busy = busy_cpus()
+    count = free_threads(chosen, busy, machine_choice().intra_op_num_threads)
+    if count == chosen:
+        return None, {"threads": chosen, "threads_source": "build"}
+    return count, {"threads": count, "threads_source": f"fewer at load: {busy:.1f} CPUs busy with other work, "
+                                                       f"{count} of the build's {chosen}"}
+
+
 @contextmanager
-def loading(placement: Path | None, built: Path | None, override: int | None = None) -> Iterator[None]:
-    """Around one `model.load()` of a model the kit built or converted: hold its load lock and, with `override`,
-    let the runtime read that thread count instead of the build's.
+def loading(placement: Path | None, built: Path | None, override: int | None = None) -> Iterator[dict]:
+    """Around one `model.load()` of a model the kit built or converted: hold its load lock and let the runtime
+    read `override` threads, or without one the build's count capped by the cores other work leaves free now
+    (`_at_load`: a competing process on 2 cores means 1 thread); yields the setting the load used (`setting`'s
+    shape).
 
     `placement` is the folder the runtime loads from (the model cache's links to `built`, the build folder). With
     no placement (a catalog model) an override raises ThreadSettingError and a plain load runs unlocked. The lock
@@ -140,18 +160,19 @@ def loading(placement: Path | None, built: Path | None, override: int | None = N
         if override is not None:
             raise ThreadSettingError(f"a thread override (--threads {override}) applies to models built or converted "
                                      "on this machine (bundled, byom); a catalog model uses its own genai_config.json.")
-        yield
+        yield setting(None)
         return
     from filelock import FileLock
 
     target, source = Path(placement) / GENAI_CONFIG, Path(built) / GENAI_CONFIG
     with FileLock(str(Path(placement).parent / f".{Path(placement).name}.load.lock"), timeout=LOCK_TIMEOUT_S):
         config = json.loads(source.read_text(encoding="utf-8-sig"))
+        count, used = (override, setting(built, override)) if override is not None else _at_load(config)
         try:
-            if override is not None and override != configured(config):
-                _write_atomic(target, json.dumps(with_threads(config, override), indent=4) + "\n")
+            if count is not None and count != configured(config):
+                _write_atomic(target, json.dumps(with_threads(config, count), indent=4) + "\n")
             else:
                 _link(source, target)
-            yield
+            yield used
         finally:
             _link(source, target)

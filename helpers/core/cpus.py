@@ -5,6 +5,7 @@ threads). Standard library only at import (setup runs under the bare Python); ps
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 
@@ -37,3 +38,27 @@ def machine_choice() -> ThreadChoice:
     else:
         count, how = usable, f"usable CPUs ({usable}; the OS does not report physical cores)"
     return ThreadChoice(max(1, count), how, physical, usable)
+
+
+BUSY_SAMPLE_S = 0.5
+
+
+def busy_cpus(sample_s: float = BUSY_SAMPLE_S) -> float:
+    """CPUs that other processes keep busy now, in CPUs (0.0 up to the logical count): the machine's CPU use over
+    `sample_s` seconds (psutil.cpu_percent) minus this process's own (psutil.Process.cpu_percent)."""
+    import psutil
+
+    me = psutil.Process()
+    psutil.cpu_percent(None)
+    me.cpu_percent(None)
+    time.sleep(sample_s)
+    machine = psutil.cpu_percent(None) / 100 * (psutil.cpu_count() or 1)
+    return max(0.0, machine - me.cpu_percent(None) / 100)
+
+
+def free_threads(chosen: int, busy: float, cores: int) -> int:
+    """The decode threads that fit beside `busy` CPUs of other work on a machine of `cores` cores: `chosen` (the
+    build's count) at most, the cores left free (busy rounded to whole cores) at most, at least 1. More threads
+    than free cores makes decode slower than one thread (`benchmarks/thread_sweep.py` with a competing process:
+    2 threads decoded at 0.8x of 1 on this 2-core machine)."""
+    return max(1, min(chosen, cores - round(busy)))

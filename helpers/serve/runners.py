@@ -108,7 +108,9 @@ class InprocessRunner:
 
     def load(self) -> float | None:
         runtime.unload(self.model)  # loaded earlier (a notebook cell, another tool): measure a cold load anyway
-        return runtime.load(self.model, threads=self._threads)
+        load_s = runtime.load(self.model, threads=self._threads)
+        self.threads = runtime.LOAD_THREADS.get(self.model.id, self.threads)  # fewer when cores were busy
+        return load_s
 
     def unload(self) -> None:
         runtime.unload(self.model)

@@ -213,12 +213,17 @@ def check_fits(model: "IModel", runtime: LabRuntime | None = None) -> None:
                                smaller=smaller_model_that_fits(available, name, runtime))
 
 
+# model id -> the thread setting its last load used (`helpers.build.threads.loading`)
+LOAD_THREADS: dict[str, dict] = {}
+
+
 def load(model: "IModel", *, check_memory: bool = True, threads: int | None = None) -> float:
     """Load into memory; returns the load time in seconds (0.0 when it was already loaded).
 
     First checks the model fits in the available RAM (`check_fits`; raises memory_fit.ModelTooLargeError) unless
     `check_memory` is False. `threads`: decode threads for this load instead of the build's setting (a model
-    already loaded is reloaded; `helpers.build.threads.loading`, ThreadSettingError for a catalog model)."""
+    already loaded is reloaded; `helpers.build.threads.loading`, ThreadSettingError for a catalog model). The
+    setting the load used (fewer threads when other work keeps cores busy) is kept in LOAD_THREADS[model.id]."""
     from ..build.threads import loading
 
     if model.is_loaded and threads is None:
@@ -227,10 +232,12 @@ def load(model: "IModel", *, check_memory: bool = True, threads: int | None = No
     if check_memory:
         check_fits(model)
     item = _runtime.bundled.get(model.id.split(":")[0]) if _runtime else None
-    started = time.perf_counter()
-    with loading(item.cache_path if item else None, item.path if item else None, threads):
+    with loading(item.cache_path if item else None, item.path if item else None, threads) as used:
+        started = time.perf_counter()
         model.load()
-    return time.perf_counter() - started
+        load_s = time.perf_counter() - started
+    LOAD_THREADS[model.id] = used
+    return load_s
 
 
 UNLOAD_WAIT_S = 5.0

@@ -60,5 +60,5 @@ def free_threads(chosen: int, busy: float, cores: int) -> int:
     """The decode threads that fit beside `busy` CPUs of other work on a machine of `cores` cores: `chosen` (the
     build's count) at most, the cores left free (busy rounded to whole cores) at most, at least 1. More threads
     than free cores makes decode slower than one thread (`benchmarks/thread_sweep.py` with a competing process:
-    2 threads decoded at 0.8x of 1 on this 2-core machine)."""
+    2 threads decoded at 0.8-0.9x of 1 on this 2-core machine)."""
     return max(1, min(chosen, cores - round(busy)))

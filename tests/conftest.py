@@ -17,7 +17,10 @@ import subprocess
 
 import pytest
 
+from tests import nbval_parameters
+
 os.environ.setdefault("FOUNDRY_LAB_PORT", "0")
+nbval_parameters.install()  # the suite's nbval runs of 04, 05 and 06 scaled down (tests/nbval_parameters.py)
 
 SMOL = "smollm2-135m-instruct-int4"
 TIERS = ("browser", "notebook", "model", "cli", "unit")

@@ -11,5 +11,5 @@ def with_parameters(notebook: dict[str, Any], values: dict[str, Any]) -> dict[st
     index = next(i for i, cell in enumerate(notebook["cells"]) if "parameters" in cell.get("metadata", {}).get("tags", []))
     lines = [f"{name} = {value!r}\n" for name, value in values.items()]
     notebook["cells"].insert(index + 1, {"cell_type": "code", "execution_count": None, "id": "injected-parameters",
-                                         "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": lines})
+                                         "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": "".join(lines)})
     return notebook

@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from helpers.core import paths
+from tests.notebook_run import with_parameters
 
 pytestmark = pytest.mark.notebook  # executes notebooks (and the emulator's real model): the notebook tier
 
@@ -32,10 +33,9 @@ def _requests(url: str) -> list[dict]:
 
 @pytest.mark.parametrize("name", list(PARAMETERS))
 def test_notebook_runs_against_the_app_service(name, app_service_url, tmp_path, monkeypatch):
-    notebook = nbformat.read(paths.REPO_ROOT / "notebooks" / name, as_version=4)
     values = {**PARAMETERS[name], **({"OUT_DIR": str(tmp_path / "run")} if name.startswith("04") else {})}
-    index = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
-    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in values.items())))
+    notebook = nbformat.from_dict(with_parameters(nbformat.read(paths.REPO_ROOT / "notebooks" / name, as_version=4),
+                                                  values))
     monkeypatch.setenv("FOUNDRY_LOCAL_ENDPOINT", app_service_url)
     monkeypatch.setenv("FOUNDRY_LAB_HEADLESS", "1")
     before = len(_requests(app_service_url))

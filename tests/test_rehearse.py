@@ -55,3 +55,9 @@ def test_the_whole_path_on_the_bundled_models(lab, tmp_path):
 def test_bad_port_is_refused(argv):
     done = subprocess.run([sys.executable, "-m", "helpers", *argv], cwd=paths.REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "0 to 65535" in done.stderr
+
+
+@pytest.mark.parametrize("seconds, shown", [(119.6, "2 min 00 s"), (9.4, "0 min 09 s"), (205.5, "3 min 26 s"), (0, "0 min 00 s")])
+def test_wall_times_round_to_the_second_before_splitting(seconds, shown):
+    # rehearsal of 2026-12-08: the benchmark step's 119.6 s was shown as "1 min 60 s"
+    assert rehearse.minutes_seconds(seconds) == shown

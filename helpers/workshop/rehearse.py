@@ -202,14 +202,20 @@ def rehearse(out: Path, port: int, models: list[str] | None = None, quick: bool 
     return results
 
 
+def minutes_seconds(seconds: float) -> str:
+    """A wall time as "M min SS s", rounded to the second first (119.6 s is "2 min 00 s", never "1 min 60 s")."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
 def table(results: list[StepResult]) -> str:
     """The rehearsal as a Markdown table (step, slot, measured, share of the slot, verdict, commands)."""
     lines = ["| step | slot | measured | of the slot | verdict | commands |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r.step} | {r.slot_s / 60:.0f} min | {r.wall_s // 60:.0f} min {r.wall_s % 60:02.0f} s | "
+    lines += [f"| {r.step} | {r.slot_s / 60:.0f} min | {minutes_seconds(r.wall_s)} | "
               f"{r.wall_s / r.slot_s:.0%} | {r.verdict}{': ' + r.error if r.error else ''} | "
               + "<br>".join(f"`{c}`" for c in r.commands) + " |" for r in results]
     total = sum(r.wall_s for r in results)
-    lines.append(f"| total | {sum(r.slot_s for r in results) / 60:.0f} min | {total // 60:.0f} min {total % 60:02.0f} s | "
+    lines.append(f"| total | {sum(r.slot_s for r in results) / 60:.0f} min | {minutes_seconds(total)} | "
                  f"{total / sum(r.slot_s for r in results):.0%} | | |")
     return "\n".join(lines)
 

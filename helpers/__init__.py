@@ -26,6 +26,7 @@ LAB = {  # notebook name -> "module" or "module:attribute"
     "endpoints": "helpers.serve.endpoints",
     "energy": "helpers.measure.energy",
     "facets": "helpers.evaluate.facets",
+    "footprint": "helpers.bench.summary:footprint",
     "format_value": "helpers.bench.markdown:format_value",
     "judge": "helpers.evaluate.judge",
     "load_models": "helpers.core.config:load_models",

@@ -2,7 +2,7 @@
 `parameters` cell (`notebook_run.with_parameters`, papermill's way) before nbval collects its cells.
 
 Every notebook still runs top to bottom under nbval and asserts its own outcome; only the amount of work shrinks
-(one round, one prompt, the small judge), because the same notebooks also run headless with reduced parameters
+(one round, one prompt, the small judge, 06's answers capped at 128 tokens), because the same notebooks also run headless with reduced parameters
 (test_notebook_claims, test_app_service_notebooks) and in the browser (tests/browser), and a full-size 05 alone
 took 3.5 minutes of the suite. `pytest notebooks/05_compare.ipynb` without the tests/ folder runs it full size.
 
@@ -22,7 +22,7 @@ SMOL = "smollm2-135m-instruct-int4"
 NBVAL_PARAMETERS: dict[str, dict[str, Any]] = {
     "04_benchmark": {"ROUNDS": 1},
     "05_compare": {"MAX_PROMPTS": 1, "JUDGE": SMOL},
-    "06_bring_your_own_model": {"ROUNDS": 1},
+    "06_bring_your_own_model": {"ROUNDS": 1, "MAX_TOKENS": 128},
 }
 
 

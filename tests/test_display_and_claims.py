@@ -57,6 +57,28 @@ def test_a_dict_of_figures_is_a_table_not_a_raw_dict():
     assert "{" not in table.to_text() and "None" not in table.to_text() and "–" in table.to_text()
 
 
+def test_settings_are_a_table_not_a_dataclass_repr():
+    # the walk of 2026-12-08: notebook 04 showed "BenchConfig(models=(...), prompts='local-inference', ..."
+    table = cells.settings({"models": ("a", "b"), "endpoint": None, "stream": True, "temperature": 0.0})
+    text = table.to_text()
+    assert "BenchConfig" not in text and "None" not in text and "(" not in text
+    assert list(table.frame["setting"]) == ["models", "endpoint", "stream", "temperature"]
+    assert list(table.frame["value"]) == ["a, b", "–", "yes", "0.00"]
+
+
+def test_the_footprint_takes_before_and_peak_from_one_process():
+    # the walk of 2026-12-08: notebook 04 showed Qwen 0.5B with 1237.4 MB "before the load" (the notebook kernel,
+    # after SmolLM2) and a peak of 709.3 MB (a fresh process): the peak below the "before" of another process
+    from helpers.bench.summary import footprint
+
+    summary = pd.DataFrame({"model": ["smol", "qwen"], "load_s": [0.6, 2.3], "memory_method": ["isolated", "process"],
+                            "rss_baseline_mb": [163.1, np.nan], "rss_before_mb": [221.7, 1237.4],
+                            "peak_rss_mb": [478.4, 1900.0], "disk_mb": [90.0, 355.0]})
+    table = footprint(summary)
+    assert table["before_load_mb"].tolist() == [163.1, 1237.4]
+    assert table["model_rss_mb"].round(1).tolist() == [315.3, 662.6]
+
+
 def _executed(*outputs) -> dict:
     return {"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data",
                                                           "data": o._repr_mimebundle_()}]} for o in outputs]}

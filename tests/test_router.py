@@ -83,13 +83,13 @@ def test_a_given_summary_that_is_missing_or_not_a_summary_is_refused(tmp_path, c
 
 def test_the_quality_gate_excludes_a_fast_model_below_the_floor():
     """Notebook 06 chose SmolLM2 int4 for chat + summarize right after notebook 05 excluded it for quality."""
-    scores = pd.DataFrame([{"model": "tiny", "mean_facet_score": 4.0}, {"model": "small", "mean_facet_score": 2.2},
-                           {"model": "coder", "mean_facet_score": 3.6}])
+    scores = pd.DataFrame([{"model": "tiny", "mean_quality_score": 4.0}, {"model": "small", "mean_quality_score": 2.2},
+                           {"model": "coder", "mean_quality_score": 3.6}])
     decision = choose("summarize", quality=scores, quality_floor=3.0)
     assert decision.model == "coder"  # small is faster, but below the floor
     assert "quality 2.20 < floor 3" in decision.rejected["small"]
     assert "no quality score (score its answers first)" in decision.rejected["unmeasured"]
     assert "quality 3.60 >= floor 3" in decision.reasons
-    assert decision.table.set_index("model").loc["small", "mean_facet_score"] == 2.2
+    assert decision.table.set_index("model").loc["small", "mean_quality_score"] == 2.2
     assert choose("summarize", quality=scores, quality_floor=4.5).model is None
     assert decision.headline().startswith("-> coder: ") and "not " not in decision.headline()

@@ -89,7 +89,7 @@ def test_memory_and_load_time_show_missing_values_as_na(summary: pd.DataFrame) -
     memory = _rendered(plots.memory_and_disk(summary))
     assert "MB" in memory.axes[0].get_xlabel()
     assert "n/a" in [text.get_text() for text in memory.axes[0].texts]
-    assert {"peak process RSS", "model files on disk"} <= {t.get_text() for t in memory.legends[0].get_texts()}
+    assert {"the same process's peak RSS", "model files on disk"} <= {t.get_text() for t in memory.legends[0].get_texts()}
     load = _rendered(plots.load_time(summary))
     assert "(s)" in load.axes[0].get_xlabel()
     assert [text.get_text() for text in load.axes[0].texts] == ["1.20", "n/a"]

@@ -330,3 +330,24 @@ def _counts(values: pd.Series, limit: int = 5) -> str | None:
 def json_records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     """JSON-safe rows of a table (NaN -> None, numpy scalars -> Python); [] for None or an empty table."""
     return [] if frame is None or frame.empty else json.loads(frame.to_json(orient="records"))
+
+
+FOOTPRINT_COLUMNS = ["model", "load_s", "memory_method", "before_load_mb", "peak_rss_mb", "model_rss_mb", "disk_mb"]
+
+
+def footprint(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per model (FOOTPRINT_COLUMNS, MB and s): load time; how its memory was measured (`memory_method`:
+    `isolated` in a fresh process, `process` in the benchmark's own); the resident set of the process whose peak is
+    `peak_rss_mb`, just before the load (`before_load_mb`: the fresh process's baseline when isolated, else the
+    benchmark process's RSS before the load); the peak; what the model added (`model_rss_mb`: peak - before); disk.
+
+    Before and peak always come from one process, so the difference is the model's: the benchmark process's RSS
+    before a load carries every model that ran before it, the fresh process's does not."""
+    column = lambda name: summary[name] if name in summary else pd.Series(np.nan, index=summary.index)  # noqa: E731
+    isolated = column("memory_method").eq("isolated")
+    before = pd.to_numeric(column("rss_baseline_mb"), errors="coerce").where(
+        isolated, pd.to_numeric(column("rss_before_mb"), errors="coerce"))
+    peak = pd.to_numeric(column("peak_rss_mb"), errors="coerce")
+    return pd.DataFrame({"model": column("model"), "load_s": column("load_s"), "memory_method": column("memory_method"),
+                         "before_load_mb": before, "peak_rss_mb": peak, "model_rss_mb": peak - before,
+                         "disk_mb": column("disk_mb")}, columns=FOOTPRINT_COLUMNS)

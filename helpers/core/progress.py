@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 HEADLESS_ENV = "FOUNDRY_LAB_HEADLESS"
@@ -43,6 +45,21 @@ class Steps:
         """Show `model: action` before the step starts (the bar refreshes at once)."""
         self._bar.set_description_str(model, refresh=False)
         self._bar.set_postfix_str(action, refresh=True)
+
+    def streaming(self, model: str, action: str, every_s: float = 0.5) -> Callable[[str], None]:
+        """Show `model: action` now, and return an `on_token` callback that adds the count of tokens generated so
+        far ("action · 37 tokens", refreshed at most every `every_s` seconds): a step that generates for many
+        seconds (a judge's verdict) shows it is moving."""
+        self.doing(model, action)
+        count, shown = 0, time.monotonic()
+
+        def on_token(_: str) -> None:
+            nonlocal count, shown
+            count += 1
+            if time.monotonic() - shown >= every_s:
+                self._bar.set_postfix_str(f"{action} · {count} tokens", refresh=True)
+                shown = time.monotonic()
+        return on_token
 
     def done(self, count: int = 1) -> None:
         self._bar.update(count)

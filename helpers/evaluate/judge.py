@@ -90,8 +90,9 @@ def judge_answers(
         bar.done()
         for number, (model, prompt_id, text) in enumerate(zip(measured["model"], measured["prompt_id"],
                                                                measured["text"]), 1):
-            bar.doing(judge.name, f"grading answer {number}/{len(measured)}: {model} · {prompt_id}")
-            trial = judge.chat(judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0)
+            on_token = bar.streaming(judge.name, f"grading answer {number}/{len(measured)}: {model} · {prompt_id}")
+            trial = judge.chat(judge_messages(prompts[prompt_id], text), max_tokens=max_tokens, temperature=0.0,
+                               on_token=on_token)
             verdicts.append(trial.text)
             errors.append(trial.error)
             bar.done()

@@ -122,14 +122,15 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
     serving process; `licenses` lists acceptable licenses. `summary` is a benchmark summary (DataFrame or csv path;
     None: reports/latest/summary.csv when present). `models` replaces the candidates (default: `candidates()`);
     `offline=True` rejects models that need the internet. `quality_floor` is the quality gate of the selection
-    report (models.json `gates.quality_floor`, 1-5), checked against `quality` (`quality.quality_summary`: model,
-    mean_facet_score): a model below it, or without a score, is rejected as the report would exclude it.
+    report (models.json `gates.quality_floor`, 1-5), checked against `quality` (`uncertainty.model_quality`: model,
+    mean_quality_score, the calibrated scorer the report gates on): a model below it, or without a score, is
+    rejected as the report would exclude it.
     """
     needed = {required_capabilities} if isinstance(required_capabilities, str) else set(required_capabilities)
     table = summary if isinstance(summary, pd.DataFrame) else latest_summary(summary)
     measured = _measured(table)
     scored = ({} if quality is None else
-              {row["model"]: _number(row["mean_facet_score"]) for row in quality.to_dict("records")})
+              {row["model"]: _number(row["mean_quality_score"]) for row in quality.to_dict("records")})
     allowed = {name.lower() for name in licenses} if licenses else None
     rejected: dict[str, list[str]] = {}
     rows, fits = [], []
@@ -163,13 +164,13 @@ def route(required_capabilities: list[str] | tuple[str, ...] | str, max_p95_ms: 
                 why.append(f"quality {score:.2f} < floor {quality_floor:g}")
         rows.append({"model": model.name, "capabilities": ",".join(sorted(model.capabilities)),
                      "license": model.license, "size_mb": model.size_mb, "e2e_ms_p95": p95, "peak_rss_mb": memory,
-                     "mean_facet_score": score, "verdict": "; ".join(why) or "fits"})
+                     "mean_quality_score": score, "verdict": "; ".join(why) or "fits"})
         if why:
             rejected[model.name] = why
         else:
             fits.append((model, p95, memory))
     frame = pd.DataFrame(rows, columns=["model", "capabilities", "license", "size_mb", "e2e_ms_p95", "peak_rss_mb",
-                                        "mean_facet_score", "verdict"])
+                                        "mean_quality_score", "verdict"])
     if not fits:
         unknown = sorted(needed - known)
         why = (f"no candidate has the capability {', '.join(unknown)} (a typo? the tags are {', '.join(sorted(known))})"

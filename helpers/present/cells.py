@@ -180,6 +180,12 @@ def mapping(values: Mapping[str, object], label: str) -> Table:
     return show(pd.DataFrame([{"": label, **values}]))
 
 
+def settings(values: Mapping[str, object]) -> Table:
+    """Settings (e.g. a benchmark's configuration) as a two-column table, one row per setting, never a dataclass or
+    dict repr."""
+    return show(pd.DataFrame({"setting": list(values), "value": [cell(v) for v in values.values()]}), text=["value"])
+
+
 _RAW = re.compile(r"(?<![\w-])(None|NaN|nan|<NA>|NaT)(?![\w-])|\\n")
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..bench.summary import measured_trials
+from ..bench.summary import footprint, measured_trials
 
 MB_LABEL = "MB (10^6 bytes)"
 _OUTLIER_COLOR = "#d62728"
@@ -142,12 +142,13 @@ def decode_rate(summary: pd.DataFrame) -> Figure:
 
 
 def memory_and_disk(summary: pd.DataFrame) -> Figure:
-    """Process memory before the load and at its peak during the run, and the model's size on disk."""
+    """Per model, one process's memory before the load and at its peak (`bench.summary.footprint`: the fresh
+    process of the isolated probe, else the benchmark's), and the model's size on disk."""
     models = _models(summary)
     fig, ax = _figure(len(models) * 1.6, "Memory and disk footprint per model")
-    rows = summary.set_index("model").loc[models]
-    bars = (("rss_before_mb", "process RSS before load", "#c7c7c7"), ("peak_rss_mb", "peak process RSS", "#9467bd"),
-            ("disk_mb", "model files on disk", "#8c564b"))
+    rows = footprint(summary).set_index("model").loc[models]
+    bars = (("before_load_mb", "process RSS before the load", "#c7c7c7"),
+            ("peak_rss_mb", "the same process's peak RSS", "#9467bd"), ("disk_mb", "model files on disk", "#8c564b"))
     for index, (column, label, color) in enumerate(bars):
         _hbars(ax, rows[column], offset=(index - 1) * 0.27, height=0.26, color=color, label=label)
     _model_axis(ax, summary, models)

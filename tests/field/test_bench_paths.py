@@ -85,7 +85,8 @@ def test_case_gives_the_right_value(case: Case, path: str, tmp_path: Path) -> No
                              extra_args=("--max-tokens", str(case.max_tokens)))
         return code, output, out
 
-    script, (code, output, out) = run_case(case, measure)
+    script, (code, output, out) = run_case(
+        case, measure, lambda result: records(result[2], "trial") if (result[2] / "results.jsonl").is_file() else [])
     assert (out / "results.jsonl").is_file(), output
     trials = records(out, "trial")
     assert len(trials) == ROUNDS == len(chat_requests(script)), output
